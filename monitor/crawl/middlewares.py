@@ -1,0 +1,201 @@
+"""Downloader middlewares: refuse dangerous hosts, keep listing pages as evidence.
+
+Both sit in the downloader chain because that is where Scrapy itself handles
+requests and responses before a spider sees them (compare Scrapy's own
+OffsiteMiddleware and HttpCacheMiddleware): a blocked request never leaves the
+process, and the evidence is the response exactly as the spider will parse it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+from datetime import UTC, datetime
+from http import HTTPStatus
+from io import BytesIO
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.utils.httpobj import urlparse_cached
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.warcwriter import WARCWriter
+
+from monitor.crawl.rawzone import WARC_FILE, StagedFile, crawl_day_dir
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+# Request.meta keys shared with the spider.
+PAGE_KIND = "monitor_page"  # "search" or "detail"
+EVIDENCE = "monitor_evidence"  # set on detail requests once their response is kept
+
+# The WARC header carrying the SHA-256 of the record's HTTP body (the bytes the
+# spider parsed), so the listing's evidence.sha256 can be checked against it.
+SHA256_HEADER = "WARC-Monitor-SHA256"
+
+METADATA_HOSTS = frozenset(
+    {
+        "metadata.google.internal",
+        "metadata.goog",
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack
+        "100.100.100.200",  # Alibaba Cloud
+        "fd00:ec2::254",  # AWS over IPv6
+    }
+)
+
+
+def is_forbidden_host(host: str) -> bool:
+    """True for cloud-metadata hosts and link-local addresses (169.254.0.0/16, fe80::/10).
+
+    Only literal hosts are judged: a name that *resolves* to such an address is
+    not caught here (that needs a resolver-level check).
+    """
+    host = host.strip("[]").rstrip(".").lower()
+    if not host:
+        return False
+    if host in METADATA_HOSTS:
+        return True
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_link_local or str(address) in METADATA_HOSTS
+
+
+class BlockPrivateHostsMiddleware:
+    """Refuse requests to link-local and cloud-metadata hosts with IgnoreRequest.
+
+    A listing page controls the links the spider follows; without this a
+    hostile page could point the crawler at the metadata service of the
+    machine it runs on. Placed before the robots.txt middleware so that not
+    even robots.txt is fetched from such a host. Counts `blocked_host/count`.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.hosts_seen: set[str] = set()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        host = urlparse_cached(request).hostname or ""
+        if not is_forbidden_host(host):
+            return
+        if host not in self.hosts_seen:
+            self.hosts_seen.add(host)
+            logger.warning("Refused request to forbidden host %r: %s", host, request)
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("blocked_host/count")
+        raise IgnoreRequest(f"forbidden host {host!r}")
+
+
+class WarcEvidenceMiddleware:
+    """Write every fetched listing (detail) page to the day's WARC file.
+
+    It sits below RetryMiddleware and HttpCompressionMiddleware in the chain,
+    so it sees the final response of a request (after retries and redirects)
+    with its body decoded: the same bytes the spider parses and hashes. The
+    record's SHA-256 and capture time are put in `request.meta[EVIDENCE]` for
+    the spider to copy into the listing. The file is staged and replaces the
+    day's file only when the crawl finished (see `rawzone`).
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.staged: StagedFile | None = None
+        self.writer: WARCWriter | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        mw = cls(crawler)
+        crawler.signals.connect(mw.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(mw.spider_closed, signal=signals.spider_closed)
+        return mw
+
+    def spider_opened(self, spider: Spider) -> None:
+        path = crawl_day_dir(self.crawler.settings, spider) / WARC_FILE
+        self.staged = StagedFile(path)
+        self.writer = WARCWriter(self.staged.handle, gzip=True)
+        info = {
+            "software": self.crawler.settings.get("USER_AGENT", ""),
+            "format": "WARC File Format 1.0",
+            "source": getattr(getattr(spider, "source", None), "name", spider.name),
+            "crawl-day": str(getattr(spider, "day", "")),
+            "robots": "obey" if self.crawler.settings.getbool("ROBOTSTXT_OBEY") else "ignore",
+        }
+        self.writer.write_record(self.writer.create_warcinfo_record(WARC_FILE, info))
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.staged is None:
+            return
+        if reason == "finished":
+            self.staged.commit()
+        else:
+            logger.warning("Crawl ended (%s): the day's WARC file is left as it was", reason)
+            self.staged.discard()
+        self.staged = self.writer = None
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if request.meta.get(PAGE_KIND) != "detail" or self.writer is None:
+            return response
+        assert self.staged is not None
+        captured = datetime.now(UTC).replace(microsecond=0)
+        sha256 = hashlib.sha256(response.body).hexdigest()
+        record = self.writer.create_warc_record(
+            response.url,
+            "response",
+            payload=BytesIO(response.body),
+            length=len(response.body),
+            http_headers=_http_headers(response),
+            warc_headers_dict={
+                "WARC-Date": datetime_to_iso_date(captured.replace(tzinfo=None)),
+                SHA256_HEADER: sha256,
+            },
+        )
+        self.writer.write_record(record)
+        request.meta[EVIDENCE] = {
+            "sha256": sha256,
+            "warc_path": str(self.staged.final),
+            "captured_at": captured.isoformat(),
+        }
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("monitor/warc_records")
+        return response
+
+
+def _http_headers(response: Response) -> StatusAndHeaders:
+    """The response's status line and headers, made consistent with the decoded body.
+
+    Twisted has already removed any chunked transfer coding and Scrapy any
+    content coding it understood, so those headers and the length would no
+    longer describe the stored body; a Content-Encoding Scrapy left alone is kept.
+    """
+    try:
+        phrase = HTTPStatus(response.status).phrase
+    except ValueError:
+        phrase = ""
+    headers: list[tuple[str, str]] = []
+    for name, values in response.headers.items():
+        key = _text(name)
+        if key.lower() in ("transfer-encoding", "content-length"):
+            continue
+        headers.extend((key, _text(v)) for v in values)
+    headers.append(("Content-Length", str(len(response.body))))
+    protocol = getattr(response, "protocol", None) or "HTTP/1.1"
+    return StatusAndHeaders(f"{response.status} {phrase}".strip(), headers, protocol=protocol)
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)

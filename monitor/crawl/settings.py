@@ -1,0 +1,62 @@
+"""Scrapy settings for the listing crawl (a settings module, as `scrapy startproject` makes).
+
+The runner loads this module at "project" priority and adds what varies per
+run (MONITOR_DAY_DIR). The crawl is meant to be a polite, identifiable,
+robots-respecting visitor: enforcement evidence is worth little if it was
+gathered by ignoring a site's rules.
+"""
+
+BOT_NAME = "gi-monitor"
+
+# Say who we are; no URL, so nothing points at a particular deployment.
+USER_AGENT = "gi-monitor/0.1 (+GI enforcement monitoring; robots-respecting)"
+ROBOTSTXT_OBEY = True
+
+# AutoThrottle adapts the delay to the server's latency; it is off unless
+# enabled. A short start delay keeps localhost (demo, tests) fast, and the
+# throttle backs off on its own against a slow real marketplace.
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 0.5
+AUTOTHROTTLE_MAX_DELAY = 30.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 4
+
+# Marketplaces shed load with 429/503; a listing missed today is a lead missed.
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+DOWNLOAD_TIMEOUT = 30
+# A listing page is small; a many-megabyte response is not one.
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
+
+TELNETCONSOLE_ENABLED = False
+LOG_LEVEL = "INFO"
+
+# REQUEST_FINGERPRINTER_IMPLEMENTATION is gone in Scrapy 2.19 (the "2.7"
+# fingerprinter is the only one left), so it is not set here.
+
+# The asyncio reactor is Scrapy's default and what scrapy-playwright needs for
+# `render: browser` later; stated so that nobody switches it off by accident.
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
+
+DOWNLOADER_MIDDLEWARES = {
+    # Before OffsiteMiddleware (50) and RobotsTxtMiddleware (100): a forbidden
+    # host gets no request at all, not even for its robots.txt.
+    "monitor.crawl.middlewares.BlockPrivateHostsMiddleware": 40,
+    # Below RetryMiddleware (550) and HttpCompressionMiddleware (590): it sees
+    # the final, decoded response, the bytes the spider parses.
+    "monitor.crawl.middlewares.WarcEvidenceMiddleware": 540,
+}
+
+ITEM_PIPELINES = {
+    "monitor.crawl.pipelines.ValidateListingPipeline": 100,
+    "monitor.crawl.pipelines.DedupeListingPipeline": 200,
+    "monitor.crawl.pipelines.JsonLinesWriterPipeline": 800,
+}
+
+FEED_EXPORT_ENCODING = "utf-8"
+
+# Set by the runner: <data>/raw/<source>/<YYYY-MM-DD>. Without it the
+# components fall back to monitor.config.data_dir().
+MONITOR_DAY_DIR = None

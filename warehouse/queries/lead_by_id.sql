@@ -1,0 +1,1 @@
+SELECT lead_id, status FROM leads WHERE lead_id = $lead_id;

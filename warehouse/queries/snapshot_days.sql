@@ -1,0 +1,1 @@
+SELECT DISTINCT day FROM snapshots ORDER BY day;
