@@ -24,7 +24,9 @@ class IngestResult:
     problems: list[FeedProblem] = field(default_factory=list)
 
 
-def read_listings(path: Path, default_source: str | None = None) -> tuple[list[Listing], list[FeedProblem]]:
+def read_listings(
+    path: Path, default_source: str | None = None
+) -> tuple[list[Listing], list[FeedProblem]]:
     """Parse a feed fully before anything is written; a file that cannot be read is a UserError."""
     if not path.is_file():
         raise UserError(f"{path}: no such feed file")

@@ -44,7 +44,9 @@ def parse_quantity(text: str) -> tuple[float, str] | None:
     return (amount, unit) if amount > 0 else None
 
 
-def unit_price(price: float | None, quantity: str, per_amount: float, per_unit: str) -> float | None:
+def unit_price(
+    price: float | None, quantity: str, per_amount: float, per_unit: str
+) -> float | None:
     """Price per `per_amount` of `per_unit` (e.g. CNY per 500 g), or None if unknown."""
     if price is None:
         return None

@@ -144,7 +144,7 @@ def assess(
         if kinds:
             urgent.append(f"名称伪装 disguised name ({', '.join(kinds)}) shows intent")
         if evoking:
-            urgent.append(f"关联用语 evoking word {'/'.join(evoking)} (rule 1.5)")
+            urgent.append(f"关联用语显示故意 evoking word {'/'.join(evoking)} shows intent")
     if right.price_floor is not None:
         floor = right.price_floor
         per = unit_price(listing.price, listing.quantity, floor.amount, floor.unit)

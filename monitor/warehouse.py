@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ SCHEMA_DIR = ROOT / "schema"
 QUERY_DIR = ROOT / "queries"
 
 
-@lru_cache(maxsize=None)
+@cache
 def sql(name: str) -> str:
     """The text of the named query file in warehouse/queries/."""
     return (QUERY_DIR / f"{name}.sql").read_text(encoding="utf-8")
@@ -102,11 +102,8 @@ class Warehouse:
         self.con.execute("COMMIT")
 
     def _migrate(self) -> None:
-        self.con.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
-        )
-        done = {row[0] for row in self.con.execute("SELECT version FROM schema_migrations").fetchall()}
+        self.con.execute(sql("create_migrations"))
+        done = {row[0] for row in self.con.execute(sql("applied_migrations")).fetchall()}
         for path in sorted(SCHEMA_DIR.glob("*.sql")):
             version = int(path.name.split("_", 1)[0])
             if version in done:
@@ -114,12 +111,13 @@ class Warehouse:
             with self.transaction() as con:
                 con.execute(path.read_text(encoding="utf-8"))
                 con.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, path.name, now()]
+                    sql("record_migration"),
+                    {"version": version, "name": path.name, "applied_at": now()},
                 )
 
     def schema_version(self) -> int:
-        row = self.con.execute("SELECT max(version) FROM schema_migrations").fetchone()
-        return int(row[0] or 0) if row else 0
+        applied = self.con.execute(sql("applied_migrations")).fetchall()
+        return int(applied[-1][0]) if applied else 0
 
     # -- listings ----------------------------------------------------------------
 
@@ -130,11 +128,9 @@ class Warehouse:
         with self.transaction() as con:
             for listing in listings:
                 digest = content_hash(listing)
-                row = con.execute(
-                    "SELECT content_sha256 FROM snapshots "
-                    "WHERE source = ? AND listing_id = ? AND day = ?",
-                    [listing.source, listing.listing_id, listing.day],
-                ).fetchone()
+                key = {"source": listing.source, "listing_id": listing.listing_id,
+                       "day": listing.day}
+                row = con.execute(sql("snapshot_hash"), key).fetchone()
                 if row is None:
                     result.new += 1
                 elif row[0] != digest:
@@ -225,6 +221,10 @@ class Warehouse:
         """(right_id, priority, leads) for one day."""
         return [tuple(r) for r in self.con.execute(sql("summary"), {"day": day}).fetchall()]
 
+    def lead_priorities(self) -> list[tuple[str, str, str]]:
+        """(listing_id, right_id, priority) of every lead."""
+        return [tuple(r) for r in self.con.execute(sql("lead_priorities")).fetchall()]
+
     def export_rows(
         self, status: str | None, jurisdiction: str | None, min_rank: int
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -246,7 +246,8 @@ class Warehouse:
             raise UserError(f"lead {lead_id!r} not found")
         stamp = now()
         with self.transaction() as con:
-            con.execute(sql("set_lead_status"), {"lead_id": lead_id, "status": status, "now": stamp})
+            con.execute(sql("set_lead_status"),
+                        {"lead_id": lead_id, "status": status, "now": stamp})
             con.execute(
                 sql("append_triage"),
                 {"lead_id": lead_id, "now": stamp, "from_status": row[1], "to_status": status,

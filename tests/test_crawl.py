@@ -54,7 +54,7 @@ TERMS = ["goji", "枸杞"]
 
 def _page(head: str = "", body: str = "", title: str = "Item") -> str:
     return (
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
         f"<title>{title}</title>{head}</head><body>{body}</body></html>"
     )
 
@@ -209,19 +209,23 @@ class FixtureMarketplace:
             query = parse_qs(parts.query)
             term, page = query.get("q", [""])[0], query.get("page", ["1"])[0]
             if term == "goji" and page == "1":
-                return 200, _search(
-                    [
-                        "/item/1001",
-                        "/item/1002",
-                        "/private/item/9999",
-                        "/flaky/1003",
-                        "/item/1004",
-                        f"http://localhost:{self.port}/item/7777",
-                        "http://169.254.169.254/latest/meta-data/",
-                        "/item/1009",
-                    ],
-                    next_href="/search?q=goji&page=2",
-                ), html
+                return (
+                    200,
+                    _search(
+                        [
+                            "/item/1001",
+                            "/item/1002",
+                            "/private/item/9999",
+                            "/flaky/1003",
+                            "/item/1004",
+                            f"http://localhost:{self.port}/item/7777",
+                            "http://169.254.169.254/latest/meta-data/",
+                            "/item/1009",
+                        ],
+                        next_href="/search?q=goji&page=2",
+                    ),
+                    html,
+                )
             if term == "goji" and page == "2":
                 links = ["/item/1005", "/item/1006", "/item/1001?from=p2", "/item/1002"]
                 return 200, _search(links), html
@@ -279,9 +283,7 @@ def read_warc(path: Path) -> list[dict[str, Any]]:
                     "uri": record.rec_headers.get_header("WARC-Target-URI"),
                     "date": record.rec_headers.get_header("WARC-Date"),
                     "sha256": record.rec_headers.get_header("WARC-Monitor-SHA256"),
-                    "status": record.http_headers.get_statuscode()
-                    if record.http_headers
-                    else None,
+                    "status": record.http_headers.get_statuscode() if record.http_headers else None,
                     "body": record.raw_stream.read(),
                 }
             )
@@ -462,8 +464,11 @@ def test_forbidden_host_middleware_refuses_and_counts() -> None:
     crawler = SimpleNamespace(stats=Stats())
     middleware = BlockPrivateHostsMiddleware(crawler)  # type: ignore[arg-type]
     assert middleware.process_request(Request("http://127.0.0.1:8700/item/1")) is None
-    for url in ("http://169.254.169.254/latest/meta-data/", "http://[fe80::1]/",
-                "http://metadata.google.internal/computeMetadata/v1/"):
+    for url in (
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fe80::1]/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+    ):
         with pytest.raises(IgnoreRequest):
             middleware.process_request(Request(url))
     assert crawler.stats.values["blocked_host/count"] == 3
@@ -514,9 +519,7 @@ def test_rerun_replaces_the_day(crawls: dict[str, Any]) -> None:
 
 def test_runner_reports_bad_source_file_on_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text(
-        "name: bad\nallowed_domains: [shop.example]\nrender: chrome\n", encoding="utf-8"
-    )
+    bad.write_text("name: bad\nallowed_domains: [shop.example]\nrender: chrome\n", encoding="utf-8")
     result = run_runner("--source", str(bad), "--term", "x", "--data", str(tmp_path))
     assert result.returncode == 1
     assert result.stdout == ""
@@ -591,7 +594,8 @@ def test_load_source_reads_a_marketplace(tmp_path: Path) -> None:
 
 def test_load_source_reads_a_feed_source(tmp_path: Path) -> None:
     path = write(
-        tmp_path, "name: feed-x\nallowed_domains: [shop.example]\nimage_domains: [img.cdn.example]\n"
+        tmp_path,
+        "name: feed-x\nallowed_domains: [shop.example]\nimage_domains: [img.cdn.example]\n",
     )
     source = load_source(path)
     assert not source.crawlable
@@ -722,8 +726,16 @@ def test_listing_id_from_url() -> None:
 
 
 def test_forbidden_hosts() -> None:
-    for host in ("169.254.169.254", "169.254.1.2", "fe80::1", "[fe80::1]", "100.100.100.200",
-                 "metadata.google.internal", "METADATA.GOOGLE.INTERNAL.", "::ffff:169.254.0.1"):
+    for host in (
+        "169.254.169.254",
+        "169.254.1.2",
+        "fe80::1",
+        "[fe80::1]",
+        "100.100.100.200",
+        "metadata.google.internal",
+        "METADATA.GOOGLE.INTERNAL.",
+        "::ffff:169.254.0.1",
+    ):
         assert is_forbidden_host(host), host
     for host in ("127.0.0.1", "shop.example", "10.0.0.1", "::1", ""):
         assert not is_forbidden_host(host), host

@@ -16,6 +16,8 @@ from datetime import date
 from pathlib import Path
 from typing import IO, Any
 
+from monitor.config import data_dir
+
 LISTINGS_FILE = "listings.jsonl"
 WARC_FILE = "pages.warc.gz"
 STATS_FILE = "stats.json"
@@ -34,8 +36,6 @@ def crawl_day_dir(settings: Any, spider: Any) -> Path:
     explicit = settings.get(DAY_DIR_SETTING)
     if explicit:
         return Path(explicit)
-    from monitor.config import data_dir
-
     return day_dir(data_dir(), spider.source.name, spider.day)
 
 

@@ -180,9 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source", required=True, help="bundled source name or source YAML path")
     parser.add_argument("--date", help="crawl day YYYY-MM-DD (default: today in Asia/Shanghai)")
     parser.add_argument("--data", help="raw zone root (default: MONITOR_DATA or ./data)")
-    parser.add_argument(
-        "--term", action="append", required=True, help="search term (repeatable)"
-    )
+    parser.add_argument("--term", action="append", required=True, help="search term (repeatable)")
     args = parser.parse_args(argv)
     try:
         source = load_source(args.source)
@@ -194,8 +192,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(json.dumps(summary.to_dict(), ensure_ascii=False), flush=True)
     reason = summary.stats["finish_reason"]
     if reason != "finished":
-        print(f"crawl did not finish ({reason}); the day's files were left as they were",
-              file=sys.stderr)
+        print(
+            f"crawl did not finish ({reason}); the day's files were left as they were",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -30,7 +30,10 @@ DOWNLOAD_TIMEOUT = 30
 # A listing page is small; a many-megabyte response is not one.
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
 
+# No way into the running process: neither the telnet console nor Scrapy
+# 2.19's remote-control HTTP server (which executes posted Python code).
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = "INFO"
 
 # REQUEST_FINGERPRINTER_IMPLEMENTATION is gone in Scrapy 2.19 (the "2.7"

@@ -289,7 +289,9 @@ class _SourceChecker:
         except (SelectorError, etree.XPathSyntaxError, ValueError) as exc:
             kind = "XPath" if is_xpath(selector) else "CSS"
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise self.fail(key, f"{label}: invalid {kind} selector '{selector}' ({reason})") from None
+            raise self.fail(
+                key, f"{label}: invalid {kind} selector '{selector}' ({reason})"
+            ) from None
 
     def fields(self) -> dict[str, str]:
         value = self.data.get("fields")

@@ -60,7 +60,9 @@ def check_crawlable(source: SourceConfig, terms: Sequence[str]) -> list[str]:
     if source.render != "http":
         # The seam for scrapy-playwright: `ListingSpider._meta` is where a
         # browser request would get its meta, and the settings a download handler.
-        raise UserError(f"{where}: render '{source.render}' is not supported yet (use render: http)")
+        raise UserError(
+            f"{where}: render '{source.render}' is not supported yet (use render: http)"
+        )
     cleaned = [t for t in (str(t).strip() for t in terms) if t]
     if not cleaned:
         raise UserError(f"{where}: no search terms to crawl")
