@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import pytest
 
 from monitor.config import TZ
-from monitor.listing import Listing, parse_listing
+from monitor.listing import Evidence, Listing, parse_listing
 
 REPO = Path(__file__).resolve().parent.parent
 WATCHLISTS = REPO / "watchlists"
@@ -54,4 +55,6 @@ def make_listing(**overrides: Any) -> Listing:
         "crawled_at": datetime(2026, 11, 21, 9, 30, tzinfo=TZ).isoformat(),
     }
     rec.update(overrides)
+    if isinstance(rec.get("evidence"), Evidence):
+        rec["evidence"] = asdict(rec["evidence"])
     return parse_listing(rec)

@@ -29,7 +29,14 @@ from monitor.config import TZ
 from monitor.crawl.sources import SOURCES_DIR, bundled_sources
 from monitor.demo.server import DemoMarketplace
 from pipelines import defs
-from pipelines.assets import DUCKDB_POOL, leads, leads_csv, raw_listings, warehouse_listings
+from pipelines.assets import (
+    DUCKDB_POOL,
+    all_assets,
+    leads,
+    leads_csv,
+    raw_listings,
+    warehouse_listings,
+)
 from pipelines.partitions import daily_partitions
 from pipelines.resources import MonitorResource
 from pipelines.schedules import DAILY_CRON, daily_crawl
@@ -55,8 +62,7 @@ def test_definitions_validate(tmp_path: Path) -> None:
 
 def test_definitions_shape() -> None:
     """Every asset that opens DuckDB is in the single-writer pool; the crawl is not."""
-    graph = defs.resolve_asset_graph()
-    pools = {key.to_user_string(): graph.get(key).pool for key in graph.get_all_asset_keys()}
+    pools = {a.key.to_user_string(): a.op.pool for a in all_assets}
     assert pools == {
         "raw_listings": None,
         "warehouse_listings": DUCKDB_POOL,
@@ -171,7 +177,9 @@ def test_schedule_crawls_every_source_of_the_day_at_two() -> None:
     # 02:00 in Beijing on the 2nd is still the 1st in UTC: the tick's day is Beijing's.
     tick = datetime(2026, 9, 2, 2, 0, tzinfo=TZ)
     requests = daily_crawl.evaluate_tick(
-        build_schedule_context(scheduled_execution_time=tick)
+        build_schedule_context(
+            scheduled_execution_time=tick, repository_def=defs.get_repository_def()
+        )
     ).run_requests
     assert requests is not None
     keys = {r.partition_key for r in requests}
