@@ -26,11 +26,12 @@ the lead can say exactly why it is one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import ahocorasick
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from monitor.text.normalize import Normalized, normalize, normalize_plain
 from monitor.text.variants import name_readings, substitution
@@ -46,8 +47,16 @@ OTHER_PLACES = (
     "青海", "柴达木", "新疆", "精河", "甘肃", "内蒙", "河北", "山东", "烟台", "蓬莱",
     "云南", "河西", "西藏", "陕西", "四川", "法国", "波尔多", "澳洲", "智利", "进口",
 )
+# Product words of other goods: "宁夏大米 珍珠米 新米 头茬" names rice, not goji.
+OTHER_PRODUCTS = (
+    "米", "枣", "瓜", "甘草", "蜂蜜", "小米", "土豆", "马铃薯", "苹果", "葡萄干", "茶叶",
+    "牛肉", "猪肉", "鸡", "鸭", "鱼", "虾", "面粉", "挂面", "菜籽油", "胡麻油", "发菜",
+    "羊毛", "羊绒", "羊皮", "石", "砚", "门票", "地图",
+)
 MAX_GAP = 10  # normalized characters between a place part and a product term
 MIN_FUZZY_LATIN = 10  # shortest Latin form tried with rapidfuzz
+_TRIGGERS = frozenset({"bigram", "latin", "place"})  # hit kinds that can start a reference
+_LATIN_RUN = re.compile(r"[a-z]{4}")  # fuzzy Latin matching only where there are words
 FUZZY_CUTOFF = 90.0
 
 FORMS: dict[str, tuple[str, str]] = {
@@ -122,6 +131,22 @@ class RightMatch:
         return max(self.references, key=lambda r: r.score)
 
 
+# An automaton value: (key length, trigger entries, passive entries by right, boundary?)
+_Payload = tuple[int, tuple[tuple[str, int, object], ...],
+                 dict[int, tuple[tuple[str, object], ...]], bool]
+
+
+def _passive(
+    raw: list[tuple[int, _Payload]], index: int
+) -> dict[str, list[tuple[int, int, object]]]:
+    """The product, excluded and cultivar hits of one right, by kind."""
+    out: dict[str, list[tuple[int, int, object]]] = {}
+    for start, (length, _, passive, _) in raw:
+        for kind, extra in passive.get(index, ()):
+            out.setdefault(kind, []).append((start, length, extra))
+    return out
+
+
 @dataclass(frozen=True)
 class _CompiledRight:
     right: Right
@@ -173,10 +198,27 @@ class Matcher:
                 add(normalize_plain(term), "excluded", i)
             for term in c.right.cultivars:
                 add(normalize_plain(term), "cultivar", i)
-        for word in OTHER_PLACES:
-            add(word, "other_place", -1)
+        for word in OTHER_PLACES + OTHER_PRODUCTS:
+            add(word, "not_descriptive", -1)
         for key, values in entries.items():
-            auto.add_word(key, (len(key), tuple(values)))
+            # Trigger kinds can start a reference and are read on every hit; the
+            # others (product, excluded, cultivar terms, shared by many rights)
+            # are looked up per right only for rights a trigger woke up.
+            triggers = tuple(v for v in values if v[0] in _TRIGGERS)
+            passive: dict[int, list[tuple[str, object]]] = {}
+            for kind, index, extra in values:
+                if kind not in _TRIGGERS and index >= 0:
+                    passive.setdefault(index, []).append((kind, extra))
+            boundary = any(index < 0 for _, index, _ in values)
+            auto.add_word(key, (len(key), triggers,
+                                {i: tuple(v) for i, v in passive.items()}, boundary))
+        self._fuzzy_owners = [
+            (i, form, kind)
+            for i, forms in enumerate(self._latin)
+            for form, kind in forms.items()
+            if len(form) >= MIN_FUZZY_LATIN
+        ]
+        self._fuzzy_forms = [form for _, form, _ in self._fuzzy_owners]
         auto.make_automaton()
         self._auto = auto
 
@@ -197,11 +239,21 @@ class Matcher:
     def match(self, title: str, description: str = "") -> dict[str, RightMatch]:
         """Every right the listing refers to (vetoed rights included, with the veto)."""
         found: dict[str, RightMatch] = {}
+        title_scan: tuple[Normalized, list[tuple[int, _Payload]]] | None = None
         for field_name, text in (("title", title), ("description", description)):
             if not text:
                 continue
             norm = normalize(text)
-            self._scan(field_name, norm, found)
+            raw = [(end - payload[0] + 1, payload) for end, payload in self._auto.iter(norm.text)]
+            if field_name == "title":
+                title_scan = (norm, raw)
+            self._scan(field_name, norm, raw, found)
+        if title_scan is not None and found:
+            norm, raw = title_scan
+            for index, c in enumerate(self.rights):
+                if c.right.id in found:
+                    excluded = _passive(raw, index).get("excluded", [])
+                    found[c.right.id].vetoed_by = self._veto(norm, excluded)
         return found
 
     def referred(self, title: str, description: str = "") -> dict[str, RightMatch]:
@@ -210,35 +262,54 @@ class Matcher:
 
     # -- scanning -----------------------------------------------------------
 
-    def _scan(self, field_name: str, norm: Normalized, found: dict[str, RightMatch]) -> None:
+    def _scan(
+        self,
+        field_name: str,
+        norm: Normalized,
+        raw: list[tuple[int, _Payload]],
+        found: dict[str, RightMatch],
+    ) -> None:
         text = norm.text
         hits: dict[int, dict[str, list[tuple[int, int, object]]]] = {}
-        other_places: list[int] = []
-        for end, (length, values) in self._auto.iter(text):
-            start = end - length + 1
-            for kind, index, extra in values:
-                if index < 0:
-                    other_places.append(start)
-                    continue
+        boundaries: list[int] = []
+        for start, (length, triggers, _, boundary) in raw:
+            for kind, index, extra in triggers:
                 hits.setdefault(index, {}).setdefault(kind, []).append((start, length, extra))
-        has_latin = sum(ch.isascii() and ch.isalpha() for ch in text) >= MIN_FUZZY_LATIN - 2
-        indexes = set(hits) | (set(range(len(self.rights))) if has_latin else set())
-        for index in sorted(indexes):
+            if boundary:
+                boundaries.append(start)
+        fuzzy = self._fuzzy_latin(text, hits) if _LATIN_RUN.search(text) else {}
+        for index in sorted(hits.keys() | fuzzy.keys()):
             c = self.rights[index]
             kinds = hits.get(index, {})
+            passive = _passive(raw, index)
             refs = self._names(c, field_name, norm, kinds.get("bigram", []),
-                               kinds.get("cultivar", []))
+                               passive.get("cultivar", []))
             refs += self._latin_refs(index, field_name, norm, kinds.get("latin", []))
-            refs += self._splits(c, field_name, norm, kinds, refs, other_places)
-            veto = ""
-            if field_name == "title":
-                veto = self._veto(norm, kinds.get("excluded", []))
-            if not refs and not veto:
+            if index in fuzzy:
+                refs.append(self._fuzzy_ref(index, field_name, norm, *fuzzy[index]))
+            if c.right.place:
+                refs += self._splits(c, field_name, norm, kinds.get("place", []),
+                                     passive.get("product", []), refs, boundaries)
+            if refs:
+                found.setdefault(c.right.id, RightMatch(c.right.id)).references.extend(refs)
+
+    def _fuzzy_latin(
+        self, text: str, hits: dict[int, dict[str, list[tuple[int, int, object]]]]
+    ) -> dict[int, tuple[str, str]]:
+        """Latin forms found only approximately: right index → (form, kind).
+
+        One rapidfuzz call scores every long Latin form of every right against
+        the text; rights already found by an exact Latin form are skipped.
+        """
+        found: dict[int, tuple[str, str]] = {}
+        scored = process.extract(text, self._fuzzy_forms, scorer=fuzz.partial_ratio,
+                                 score_cutoff=FUZZY_CUTOFF, limit=None)
+        for _, _, position in scored:
+            index, form, kind = self._fuzzy_owners[position]
+            if index in found or "latin" in hits.get(index, {}):
                 continue
-            match = found.setdefault(c.right.id, RightMatch(c.right.id))
-            match.references.extend(refs)
-            if veto and not match.vetoed_by:
-                match.vetoed_by = veto
+            found[index] = (form, kind)
+        return found
 
     def _evoking(self, text: str, start: int, end: int) -> str:
         before = text[max(0, start - 2) : start]
@@ -268,15 +339,18 @@ class Matcher:
                 continue
             if any(a < s + m and s < b for a, b in masked):
                 continue
-            window = norm.chars[s : s + m]
+            window = norm.text[s : s + m]
+            if window == c.name:
+                candidates.append((0, s, self._name_ref(c, field_name, norm, s, [])))
+                continue
             subs: list[tuple[str, str, str]] = []
             for ch, name_ch, reading in zip(window, c.name, c.readings, strict=True):
-                kind = substitution(name_ch, reading, ch.ch)
+                kind = substitution(name_ch, reading, ch)
                 if kind is None:
                     subs = []
                     break
                 if kind != "exact":
-                    subs.append((ch.ch, name_ch, kind))
+                    subs.append((ch, name_ch, kind))
             else:
                 if len(subs) > c.max_subs:
                     continue
@@ -340,37 +414,31 @@ class Matcher:
                 Reference(c.right.id, str(kind), field_name, start, end, norm.original[start:end],
                           _BASE_SCORE[str(kind)], evoking=self._evoking(norm.text, s, s + n))
             )
-        if refs:
-            return refs
-        text = norm.text
-        for form, kind in self._latin[index].items():
-            if len(form) < MIN_FUZZY_LATIN or form in seen_forms:
-                continue
-            result = fuzz.partial_ratio_alignment(form, text, score_cutoff=FUZZY_CUTOFF)
-            if result is None or result.dest_end <= result.dest_start:
-                continue
-            s, e = result.dest_start, result.dest_end
-            start, end = norm.span(s, e)
-            refs.append(
-                Reference(c.right.id, kind, field_name, start, end, norm.original[start:end],
-                          round(_BASE_SCORE[kind] * result.score / 100, 3),
-                          detail=f"rapidfuzz {result.score:.0f}",
-                          evoking=self._evoking(text, s, e))
-            )
-            break
         return refs
+
+    def _fuzzy_ref(
+        self, index: int, field_name: str, norm: Normalized, form: str, kind: str
+    ) -> Reference:
+        c = self.rights[index]
+        result = fuzz.partial_ratio_alignment(form, norm.text)
+        s, e = result.dest_start, max(result.dest_end, result.dest_start + 1)
+        start, end = norm.span(s, e)
+        return Reference(c.right.id, kind, field_name, start, end, norm.original[start:end],
+                         round(_BASE_SCORE[kind] * result.score / 100, 3),
+                         detail=f"rapidfuzz {result.score:.0f}",
+                         evoking=self._evoking(norm.text, s, e))
 
     def _splits(
         self,
         c: _CompiledRight,
         field_name: str,
         norm: Normalized,
-        kinds: dict[str, list[tuple[int, int, object]]],
+        places: list[tuple[int, int, object]],
+        products: list[tuple[int, int, object]],
         names: list[Reference],
         other_places: list[int],
     ) -> list[Reference]:
-        places = kinds.get("place", [])
-        products = sorted(kinds.get("product", []))
+        products = sorted(products)
         if not places or not products:
             return []
         name_spans = [(r.start, r.end) for r in names if r.field == field_name]

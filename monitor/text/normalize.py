@@ -12,8 +12,8 @@ zero-width character) and OpenCC's t2s table (traditional → simplified).
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import opencc
 
@@ -24,8 +24,7 @@ _T2S = opencc.OpenCC("t2s")
 CLAUSE_BREAKS = frozenset("，。；;！!？?+＋|｜/／、\n\r\t,")
 
 
-@dataclass(frozen=True)
-class Char:
+class Char(NamedTuple):
     """One character of normalized text and where it came from."""
 
     ch: str
@@ -35,19 +34,31 @@ class Char:
     clause: int  # index of the clause it belongs to
 
 
-@dataclass(frozen=True)
 class Normalized:
-    """Normalized text: the joined string plus per-character provenance."""
+    """Normalized text: the joined string, and per-character provenance on demand.
 
-    original: str
-    text: str
-    chars: tuple[Char, ...]
+    Matching needs only `text`, built by one `str.translate`; the provenance of
+    each character (`chars`) is worked out only when a reference is found and
+    has to say where it came from.
+    """
+
+    __slots__ = ("original", "text", "_chars")
+
+    def __init__(self, original: str, text: str):
+        self.original = original
+        self.text = text
+        self._chars: tuple[Char, ...] | None = None
+
+    @property
+    def chars(self) -> tuple[Char, ...]:
+        if self._chars is None:
+            self._chars = _provenance(self.original)
+        return self._chars
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original [start, end) offsets of normalized characters start..end-1."""
-        first = self.chars[start].pos
-        last = self.chars[end - 1].pos
-        return first, last + 1
+        chars = self.chars
+        return chars[start].pos, chars[end - 1].pos + 1
 
     def original_slice(self, start: int, end: int) -> str:
         """The original text that normalized characters start..end-1 came from."""
@@ -72,31 +83,59 @@ def _kept(ch: str) -> bool:
     return category[0] in "LN"
 
 
-def normalize(text: str) -> Normalized:
-    """Normalize `text` per LEAD_RULES rule 1 and keep each character's provenance."""
+_KEEP, _SPACE, _SEPARATOR, _BREAK = 0, 1, 2, 3
+
+
+@lru_cache(maxsize=65536)
+def _classify(raw: str) -> tuple[str, bool, int]:
+    """What one original character becomes: kept characters, converted?, and its effect."""
+    if raw in CLAUSE_BREAKS:
+        return "", False, _BREAK
+    folded, converted = _fold(raw)
+    kept = "".join(ch for ch in folded if _kept(ch))
+    if kept:
+        return kept, converted, _KEEP
+    if any(ch in CLAUSE_BREAKS for ch in folded):
+        return "", False, _BREAK
+    return "", False, (_SPACE if folded.isspace() else _SEPARATOR)
+
+
+def _provenance(text: str) -> tuple[Char, ...]:
+    """Each kept character with its original offset, conversion, gap and clause."""
     chars: list[Char] = []
-    out: list[str] = []
     gap = ""
     clause = 0
-    for pos, raw in enumerate(text or ""):
-        if raw in CLAUSE_BREAKS:
-            clause += 1
-            gap = "separator"
-            continue
-        folded, converted = _fold(raw)
-        for ch in folded:
-            if _kept(ch):
+    for pos, raw in enumerate(text):
+        kept, converted, effect = _classify(raw)
+        if effect == _KEEP:
+            for ch in kept:
                 chars.append(Char(ch, pos, converted, gap, clause))
-                out.append(ch)
                 gap = ""
-            elif ch.isspace():
-                gap = gap or "space"
-            elif ch in CLAUSE_BREAKS:
+        elif effect == _SPACE:
+            gap = gap or "space"
+        else:
+            gap = "separator"
+            if effect == _BREAK:
                 clause += 1
-                gap = "separator"
-            else:
-                gap = "separator"
-    return Normalized(text or "", "".join(out), tuple(chars))
+    return tuple(chars)
+
+
+class _FoldTable(dict[int, str | None]):
+    """str.translate table built on first sight of each character, by the same rules."""
+
+    def __missing__(self, code: int) -> str | None:
+        value = _classify(chr(code))[0] or None
+        self[code] = value
+        return value
+
+
+_TABLE = _FoldTable()
+
+
+def normalize(text: str) -> Normalized:
+    """Normalize `text` per LEAD_RULES rule 1; provenance is computed when asked for."""
+    text = text or ""
+    return Normalized(text, text.translate(_TABLE))
 
 
 def normalize_plain(text: str) -> str:

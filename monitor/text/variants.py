@@ -65,6 +65,7 @@ def shape_groups() -> dict[str, frozenset[str]]:
     return {ch: frozenset(others) for ch, others in table.items()}
 
 
+@lru_cache(maxsize=262144)
 def substitution(name_ch: str, name_reading: str, text_ch: str) -> str | None:
     """How `text_ch` can stand for `name_ch` of a name, or None if it cannot.
 
