@@ -114,7 +114,7 @@ def _run_day(resources: dict[str, object], instance: DagsterInstance) -> None:
     [mat] = crawl.asset_materializations_for_node("raw_listings")
     assert mat.metadata["listings"].value > 0
     assert mat.metadata["pages"].value > 0
-    assert mat.metadata["responses_by_status"].value == {"200": mat.metadata["requests"].value}
+    assert mat.metadata["responses_by_status"].value.get("200", 0) > 0
     [check] = crawl.get_asset_check_evaluations()
     assert check.passed
 
