@@ -151,3 +151,9 @@ def test_variants() -> None:
     assert substitution("宁", "ning", "灵") == "near_homophone"
     assert substitution("池", "chi", "地") == "shape"
     assert substitution("夏", "xia", "西") is None
+
+
+def test_unicode_lookalikes_in_latin_forms(matcher: Matcher) -> None:
+    # Cyrillic а and о, Greek Ν: they read as Latin but are other letters.
+    assert "ningxia-goji" in matcher.referred("Ningxi\u0430 G\u043eji 500g")
+    assert "ningxia-goji" in matcher.referred("\u039dingxia wolfberry")

@@ -66,14 +66,41 @@ class Normalized:
         return self.original[a:b]
 
 
+@lru_cache(maxsize=1)
+def _latin_lookalikes() -> dict[str, str]:
+    """Non-Latin letters that Unicode lists as confusable with a Latin letter or digit.
+
+    From Unicode's confusables data (the confusable_homoglyphs package): a
+    Cyrillic а or a Greek ο in "Ningxiа goji" reads as Latin to a buyer.
+    """
+    from confusable_homoglyphs import confusables
+
+    table: dict[str, str] = {}
+    for ch, glyphs in confusables.confusables_data.items():
+        if len(ch) != 1 or ch.isascii() or "\u2e80" <= ch <= "\u9fff":
+            continue
+        for glyph in glyphs:
+            target = glyph.get("c", "")
+            if len(target) == 1 and target.isascii() and target.isalnum():
+                table[ch] = target.lower()
+                break
+    return table
+
+
 @lru_cache(maxsize=65536)
 def _fold(ch: str) -> tuple[str, bool]:
-    """NFKC, case-fold and t2s one character; report whether t2s changed it."""
+    """NFKC, case-fold, t2s and Latin look-alikes for one character.
+
+    Reports whether t2s changed it (a traditional character is a disguise).
+    """
     folded = unicodedata.normalize("NFKC", ch).casefold()
     if len(folded) == 1 and "\u3400" <= folded <= "\u9fff":
         simplified = _T2S.convert(folded)
         if len(simplified) == 1 and simplified != folded:
             return simplified, True
+        return folded, False
+    if not folded.isascii():
+        folded = "".join(_latin_lookalikes().get(c, c) for c in folded)
     return folded, False
 
 
