@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("file", metavar="FILE.jsonl")
     ingest.add_argument("--source", help="source name for lines without one")
 
+    images = sub.add_parser("images", help="fetch and hash listing images not yet fetched")
+    images.add_argument("--date", help="only listings of this crawl day (default: every day)")
+    images.add_argument("--sources", help="folder of source files for feeds (default: "
+                        "$MONITOR_SOURCES or sources/); bundled sources are always known")
+
     match = sub.add_parser("match", help="(re)match stored listings and update leads")
     match.add_argument("--date", help="only this crawl day (default: every stored day)")
 
@@ -132,6 +137,24 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     return 1 if result.problems else 0
 
 
+def _cmd_images(args: argparse.Namespace) -> int:
+    import os
+
+    from monitor.image.stage import fetch_images
+    from monitor.warehouse import Warehouse
+
+    day = config.parse_day(args.date)
+    sources = Path(args.sources or os.environ.get("MONITOR_SOURCES") or "sources")
+    with Warehouse(config.db_path(args.db)) as wh:
+        result = fetch_images(wh, config.data_dir(args.data), day,
+                              sources if sources.is_dir() else None)
+    print(f"images: {result.tried} new URLs, {result.fetched} fetched, "
+          f"{result.new_images} new images hashed, {sum(result.problems.values())} not used")
+    for problem, n in sorted(result.problems.items()):
+        print(f"  {n:>4}  {problem}")
+    return 0
+
+
 def _cmd_match(args: argparse.Namespace) -> int:
     from monitor.leads import match_stage
     from monitor.warehouse import Warehouse
@@ -196,6 +219,7 @@ COMMANDS = {
     "demo": _cmd_demo,
     "crawl": _cmd_crawl,
     "ingest": _cmd_ingest,
+    "images": _cmd_images,
     "match": _cmd_match,
     "leads": _cmd_leads,
     "watchlist": _cmd_watchlist,

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from monitor.image.matching import ImageHit, ImageMatcher
+from monitor.image.references import authorized_photos, mark_references
 from monitor.places import jurisdiction
 from monitor.scoring import assess_all
-from monitor.text.matcher import Matcher
+from monitor.text.matcher import Matcher, Reference, RightMatch
 from monitor.warehouse import Warehouse
 from monitor.watchlist import Right, load_rights
 
@@ -40,18 +42,25 @@ def match_days(
     matcher = Matcher(rights)
     history = wh.seller_lead_days(skip_days=wanted)
     summary = MatchSummary(days=wanted)
+    marks = mark_references(rights)
     for day in wanted:
+        images = ImageMatcher(marks, authorized_photos(wh, rights, matcher, day))
+        photos = wh.listing_image_hashes(day)
         rows = []
         sellers_today: set[tuple[str, str]] = set()
         for listing in wh.snapshots_of_day(day):
             summary.listings += 1
             matches = matcher.referred(listing.title, listing.description)
+            key = (listing.source, listing.seller_id)
+            hits = images.match(photos.get((listing.source, listing.listing_id), ()),
+                                f"{listing.source}|{listing.seller_id}")
+            by_right = _image_evidence(hits, matches)
             if not matches:
                 continue
             summary.referring += 1
-            key = (listing.source, listing.seller_id)
             prior = sum(1 for d in history.get(key, ()) if d < day)
-            for verdict in assess_all(listing, by_id, matches, prior_lead_days=prior):
+            for verdict in assess_all(listing, by_id, matches, prior_lead_days=prior,
+                                      images=by_right):
                 if not verdict.lead:
                     continue
                 sellers_today.add(key)
@@ -74,6 +83,22 @@ def match_days(
         for key in sellers_today:
             history.setdefault(key, set()).add(day)
     return summary
+
+
+def _image_evidence(
+    hits: list[ImageHit], matches: dict[str, RightMatch]
+) -> dict[str, list[ImageHit]]:
+    """Group image hits by right; a special mark makes the listing refer to its right."""
+    by_right: dict[str, list[ImageHit]] = {}
+    for hit in hits:
+        by_right.setdefault(hit.right_id, []).append(hit)
+        if hit.kind == "special_mark":
+            match = matches.setdefault(hit.right_id, RightMatch(hit.right_id))
+            match.references.append(
+                Reference(hit.right_id, "special_mark", "image", 0, 0, hit.image, 0.9,
+                          detail=f"≈ {hit.label}, {hit.how}")
+            )
+    return by_right
 
 
 def match_stage(wh: Warehouse, watchlists: Path, day: date | None = None) -> MatchSummary:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from monitor.image.matching import ImageHit
 from monitor.listing import Listing
 from monitor.places import INSIDE, OUTSIDE, Area
 from monitor.quantity import unit_price
@@ -24,14 +25,6 @@ from monitor.watchlist import Authorization, Right
 
 PRIORITIES = ("low", "medium", "high")
 REPEAT_DAYS = 2  # leads on this many earlier days make a repeat infringer
-
-
-@dataclass(frozen=True)
-class ImageHit:
-    """An image finding for a listing and right (filled by image matching)."""
-
-    kind: str  # "special_mark" or "copied_photo"
-    detail: str
 
 
 @dataclass

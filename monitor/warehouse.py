@@ -255,6 +255,55 @@ class Warehouse:
             )
         return str(row[1])
 
+    # -- images ------------------------------------------------------------------
+
+    def image_urls_to_fetch(self, day: date | None) -> list[tuple[str, str]]:
+        """(source, url) of listing images never tried before."""
+        rows = self.con.execute(sql("image_urls_to_fetch"), {"day": day}).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+    def image_known(self, sha256: str) -> bool:
+        return self.con.execute(sql("image_known"), {"sha256": sha256}).fetchone() is not None
+
+    def record_images(self, fetches: list[tuple[Any, ...]], images: list[tuple[Any, ...]]) -> None:
+        """Store fetch outcomes and new images with their hashes, all or nothing."""
+        with self.transaction() as con:
+            for sha, path, fmt, width, height, size, h, stamp in images:
+                con.execute(sql("insert_image"), {
+                    "sha256": sha, "path": path, "format": fmt, "width": width,
+                    "height": height, "bytes": size, "phash": h.phash, "dhash": h.dhash,
+                    "phash_mirror": h.phash_mirror, "segments": list(h.segments),
+                    "hashed_at": stamp,
+                })
+            for url, status, reason, sha, stamp in fetches:
+                con.execute(sql("record_image_fetch"), {
+                    "url": url, "status": status, "reason": reason, "sha256": sha,
+                    "fetched_at": stamp,
+                })
+
+    def listing_image_hashes(self, day: date) -> dict[tuple[str, str], list[tuple[str, Any]]]:
+        """(source, listing_id) → [(url, Hashes)] for the listings of one day."""
+        from monitor.image.hashing import Hashes
+
+        out: dict[tuple[str, str], list[tuple[str, Any]]] = {}
+        for row in self.con.execute(sql("listing_image_hashes"), {"day": day}).fetchall():
+            source, listing_id, _, url, _, ph, dh, pm, segs = row
+            out.setdefault((source, listing_id), []).append(
+                (url, Hashes(int(ph), int(dh), int(pm), tuple(int(s) for s in segs or ())))
+            )
+        return out
+
+    def seller_images(self, day: date, sellers: list[str]) -> list[tuple[Any, ...]]:
+        """Hashed listing images of the given 'source|seller_id' sellers, up to `day`."""
+        if not sellers:
+            return []
+        return self.con.execute(
+            sql("authorized_seller_images"), {"day": day, "sellers": sellers}
+        ).fetchall()
+
+    def image_fetch_summary(self) -> list[tuple[str, str, int]]:
+        return [tuple(r) for r in self.con.execute(sql("image_fetch_summary")).fetchall()]
+
     # -- crawl statistics ---------------------------------------------------------
 
     def record_crawl_stats(self, source: str, day: date, stats: dict[str, Any]) -> None:

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from monitor.image.matching import ImageHit
 from monitor.places import INSIDE, OUTSIDE, UNKNOWN, Area
 from monitor.quantity import parse_quantity, unit_price
-from monitor.scoring import ImageHit, assess
+from monitor.scoring import assess
 from monitor.text.matcher import Matcher
 from monitor.watchlist import Right, load_rights
 
@@ -85,7 +86,8 @@ def test_image_reasons_make_it_high(rights: dict[str, Right]) -> None:
     listing = make_listing(ship_from="宁夏 中卫 中宁县")
     match = Matcher(rights.values()).referred(listing.title)["ningxia-goji"]
     got = assess(listing, rights["ningxia-goji"], match,
-                 images=[ImageHit("special_mark", "image 1 matches the special mark")])
+                 images=[ImageHit("ningxia-goji", "special_mark", "http://x/1.png",
+                                  "ningxia-goji-mark.png", "pHash distance 2")])
     assert got.priority == "high" and "special mark" in got.reasons_text
 
 

@@ -68,6 +68,7 @@ FORMS: dict[str, tuple[str, str]] = {
     "pinyin": ("拼音", "pinyin of the name"),
     "translation": ("外文译名", "listed translation"),
     "split": ("产地+品类", "place and product term together"),
+    "special_mark": ("图片含专用标志", "special mark in image"),
 }
 DISGUISES = frozenset({"traditional", "separators", "homophone", "shape"})
 _BASE_SCORE = {
@@ -79,6 +80,7 @@ _BASE_SCORE = {
     "homophone": 0.9,
     "shape": 0.9,
     "split": 0.85,
+    "special_mark": 0.9,
 }
 _SUB_LABEL = {"homophone": "同音", "near_homophone": "近音", "shape": "形近"}
 
@@ -105,6 +107,8 @@ class Reference:
     def describe(self) -> str:
         """One reason line, Chinese then English, for an officer."""
         zh, en = FORMS[self.form]
+        if self.field == "image":
+            return f"{zh} {en}: {self.text}" + (f" [{self.detail}]" if self.detail else "")
         where = "标题 title" if self.field == "title" else "描述 description"
         line = f"{zh} {en}: “{self.text}” ({where} {self.start}-{self.end})"
         if self.detail:

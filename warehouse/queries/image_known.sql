@@ -1,0 +1,1 @@
+SELECT 1 FROM images WHERE sha256 = $sha256;
