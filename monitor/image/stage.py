@@ -19,7 +19,6 @@ from pathlib import Path
 
 from monitor.config import now
 from monitor.crawl.sources import SourceConfig, bundled_sources, load_source
-from monitor.errors import UserError
 from monitor.image.fetch import Fetched, decode, fetch
 from monitor.image.hashing import Hashes, compute
 from monitor.warehouse import Warehouse
@@ -82,10 +81,7 @@ def fetch_images(
     result = ImageStageResult(tried=len(todo))
     if not todo:
         return result
-    try:
-        configs = source_configs({s for s, _ in todo}, sources_dir)
-    except UserError:
-        raise
+    configs = source_configs({s for s, _ in todo}, sources_dir)
     with ThreadPoolExecutor(FETCH_THREADS) as pool:
         fetched = list(pool.map(lambda su: fetch(su[1], configs[su[0]]), todo))
     good = [f for f in fetched if f.status == "ok"]
