@@ -34,6 +34,7 @@ from pipelines.assets import (
     all_assets,
     leads,
     leads_csv,
+    listing_images,
     raw_listings,
     warehouse_listings,
 )
@@ -66,6 +67,7 @@ def test_definitions_shape() -> None:
     assert pools == {
         "raw_listings": None,
         "warehouse_listings": DUCKDB_POOL,
+        "listing_images": DUCKDB_POOL,
         "leads": DUCKDB_POOL,
         "leads_csv": DUCKDB_POOL,
     }
@@ -119,7 +121,7 @@ def _run_day(resources: dict[str, object], instance: DagsterInstance) -> None:
     assert check.passed
 
     daily = materialize(
-        [warehouse_listings, leads, leads_csv],
+        [warehouse_listings, listing_images, leads, leads_csv],
         partition_key=DAY,
         resources=resources,
         instance=instance,
