@@ -8,16 +8,25 @@ is written by a command that fails on its input.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from monitor import config
 from monitor.errors import UserError
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 1, like every user error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="monitor",
         description="Watch e-commerce listings for misuse of geographical indications "
         "and trademarks.",
@@ -68,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     triage.add_argument("--note", default="")
     triage.add_argument("--by", default="")
 
+    evidence = sub.add_parser("evidence", help="check kept evidence files")
+    ev_sub = evidence.add_subparsers(dest="evidence_command", metavar="ACTION", required=True)
+    verify = ev_sub.add_parser("verify", help="re-hash evidence files (WARC records, DOM, "
+                               "screenshots) against the warehouse; exit 1 if any changed "
+                               "or went missing")
+    verify.add_argument("--date", help="only this crawl day")
+    verify.add_argument("--source", help="only this source")
+
     watchlist = sub.add_parser("watchlist", help="watchlist tools")
     wl_sub = watchlist.add_subparsers(dest="watchlist_command", metavar="ACTION", required=True)
     wl_sub.add_parser("check", help="validate watchlists; exit 1 with file:line errors")
@@ -109,7 +126,8 @@ def _cmd_crawl(args: argparse.Namespace) -> int:
     dropped = ", ".join(f"{k}: {v}" for k, v in stats["dropped"].items()) or "none"
     print(f"crawl {stats['source']} {stats['day']}: {stats['requests']} requests "
           f"(responses {statuses}), {stats['pages']} listing pages, {stats['items']} listings, "
-          f"dropped {dropped}, {stats['duration_seconds']:.1f}s")
+          f"dropped {dropped}, {stats['duration_seconds']:.1f}s, "
+          f"{stats.get('pages_per_second', 0):.1f} pages/s")
     print(f"loaded {loaded.total} listings ({loaded.new} new, {loaded.changed} changed, "
           f"{loaded.unchanged} unchanged) into {config.db_path(args.db)}")
     for problem in result.ingest.problems:
@@ -199,6 +217,15 @@ def _cmd_leads(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evidence(args: argparse.Namespace) -> int:
+    from monitor.evidence import report_lines, verify_evidence
+
+    report = verify_evidence(config.db_path(args.db), config.parse_day(args.date), args.source)
+    for line in report_lines(report):
+        print(line)
+    return 1 if report.problems else 0
+
+
 def _cmd_watchlist(args: argparse.Namespace) -> int:
     from monitor.watchlist import check_watchlists
 
@@ -222,6 +249,7 @@ COMMANDS = {
     "images": _cmd_images,
     "match": _cmd_match,
     "leads": _cmd_leads,
+    "evidence": _cmd_evidence,
     "watchlist": _cmd_watchlist,
 }
 
@@ -238,6 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("monitor: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `monitor match | head`: the reader left, nothing to report
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        return 0
 
 
 if __name__ == "__main__":

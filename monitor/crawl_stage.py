@@ -15,6 +15,7 @@ from typing import Any
 
 from monitor.crawl.runner import CrawlSummary, run_crawl
 from monitor.crawl.sources import load_source
+from monitor.errors import UserError
 from monitor.ingest import IngestResult, ingest_feed
 from monitor.warehouse import Warehouse
 from monitor.watchlist import Right, load_rights
@@ -52,6 +53,14 @@ def crawl_and_load(
     source = load_source(source_ref)
     rights = load_rights(watchlists)
     summary = run_crawl(source, day, data, search_terms(rights), settings=settings)
+    stats = summary.stats
+    if stats["finish_reason"] != "finished":
+        # nothing to load: the day's files are untouched until the crawl completes
+        raise UserError(
+            f"crawl of {source.name} for {day} did not finish ({stats['finish_reason']}); "
+            f"{stats['items']} listings so far are kept in {summary.job_dir}: "
+            "run the same command again to resume"
+        )
     with Warehouse(db) as wh:
         result = ingest_feed(wh, summary.listings_path, source.name)
         wh.record_crawl_stats(source.name, day, summary.stats)

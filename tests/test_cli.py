@@ -58,11 +58,12 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 def expected_demo_leads() -> dict[tuple[str, str], str]:
     out = {}
-    for line in (REPO / "monitor/demo/catalog.jsonl").read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
-        for exp in rec["expect"]:
-            if exp["lead"]:
-                out[(rec["listing_id"], exp["right"])] = exp["priority"]
+    for name in ("monitor/demo/catalog.jsonl", "monitor/demo/catalog-js.jsonl"):
+        for line in (REPO / name).read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            for exp in rec["expect"]:
+                if exp["lead"]:
+                    out[(rec["listing_id"], exp["right"])] = exp["priority"]
     return out
 
 

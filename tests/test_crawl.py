@@ -30,10 +30,25 @@ from warcio.archiveiterator import ArchiveIterator
 from monitor.config import TZ
 from monitor.crawl import settings as crawl_settings
 from monitor.crawl import sources
+from monitor.crawl.browser import playwright_selector, wait_selectors
 from monitor.crawl.items import ListingItem
 from monitor.crawl.middlewares import BlockPrivateHostsMiddleware, is_forbidden_host
 from monitor.crawl.pipelines import drop_reason
-from monitor.crawl.runner import summarize_stats
+from monitor.crawl.rawzone import (
+    PARTS_SETTING,
+    RUN_PART_SETTING,
+    CrawlJob,
+    RunParts,
+    StagedFile,
+    StagedFolder,
+    file_stem,
+)
+from monitor.crawl.runner import (
+    format_stats,
+    merge_stats,
+    parse_setting_overrides,
+    summarize_stats,
+)
 from monitor.crawl.sources import SourceConfig, bundled_sources, load_source, parse_source
 from monitor.crawl.spider import (
     check_crawlable,
@@ -685,11 +700,71 @@ def test_missing_source_file(tmp_path: Path) -> None:
     assert error_of(missing) == f"{missing}: no such source file"
 
 
-def test_parse_source_accepts_browser_render_but_crawl_refuses_it() -> None:
-    source = parse_source(DEMO_MALL.replace("render: http", "render: browser"), "s.yaml")
+def test_browser_source_keys(tmp_path: Path) -> None:
+    text = DEMO_MALL.replace("render: http", "render: browser") + (
+        "wait_for: 'h1.name, p.gone'\nwait_for_search: '#results[data-state=ready]'\n"
+    )
+    source = load_source(write(tmp_path, text))
     assert source.render == "browser"
-    with pytest.raises(UserError, match=r"^s\.yaml: render 'browser' is not supported yet"):
+    assert source.wait_for == "h1.name, p.gone"
+    assert source.wait_for_search == "#results[data-state=ready]"
+    assert wait_selectors(source) == ("h1.name, p.gone", "#results[data-state=ready]")
+    # without wait_for: the title field's element, and the listing links
+    plain = parse_source(
+        DEMO_MALL.replace("render: http", "render: browser") + "  title: 'h1.t::text'\n", "s"
+    )
+    assert wait_selectors(plain) == ("h1.t", "a.item-link")
+    # wait_for is a browser key: on an HTTP source it is a mistake, named with its line
+    bad = write(tmp_path, DEMO_MALL + "wait_for: h1\n", "bad.yaml")
+    assert error_of(bad).endswith(":12: wait_for applies to render: browser only")
+    broken = write(tmp_path, text.replace("h1.name, p.gone", "h1[["), "broken.yaml")
+    assert ":12: wait_for: invalid CSS selector 'h1[['" in error_of(broken)
+
+
+def test_browser_source_without_chromium_is_one_line_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MONITOR_CHROMIUM", str(tmp_path / "no-chromium"))
+    source = parse_source(DEMO_MALL.replace("render: http", "render: browser"), "s.yaml")
+    with pytest.raises(UserError) as info:
         check_crawlable(source, ["x"])
+    message = str(info.value)
+    assert message == (
+        f"s.yaml: render: browser needs Chromium: Chromium not found at {tmp_path}/no-chromium "
+        "(install Debian's chromium package or set MONITOR_CHROMIUM to a Chromium binary)"
+    )
+
+
+def test_runner_browser_source_without_chromium(tmp_path: Path) -> None:
+    src = write(tmp_path, DEMO_MALL.replace("render: http", "render: browser"), "b.yaml")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MONITOR_CHROMIUM": "/nonexistent/chromium"}
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor.crawl.runner", "--source", str(src), "--term", "x",
+         "--data", str(tmp_path / "data")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"{src}: render: browser needs Chromium: Chromium not found at /nonexistent/chromium "
+        "(install Debian's chromium package or set MONITOR_CHROMIUM to a Chromium binary)"
+    ]
+    assert not (tmp_path / "data").exists()
+
+
+def test_playwright_selector() -> None:
+    assert playwright_selector("h1.t::text") == "h1.t"
+    assert playwright_selector(".shop::attr(data-seller-id)") == ".shop"
+    assert playwright_selector("h1::text, h2::text") == "h1, h2"
+    assert playwright_selector("//h1[@class='t']/text()") == "xpath=//h1[@class='t']"
+    assert playwright_selector("//div/@data-id") == "xpath=//div"
+    assert playwright_selector("") == ""
+
+
+def test_http_source_settings_keep_scrapys_handler() -> None:
+    """Only a browser source gets the Playwright download handler."""
+    assert "DOWNLOAD_HANDLERS" not in vars(crawl_settings)
+    assert crawl_settings.TWISTED_REACTOR.endswith("AsyncioSelectorReactor")
 
 
 # --------------------------------------------------------------------------
@@ -697,7 +772,8 @@ def test_parse_source_accepts_browser_render_but_crawl_refuses_it() -> None:
 
 
 def test_item_has_the_listing_fields_and_evidence() -> None:
-    assert set(ListingItem.fields) == set(FIELDS) | {"evidence"}
+    # `rendered` carries a browser page's DOM and screenshot to the pipeline, never to a file
+    assert set(ListingItem.fields) == set(FIELDS) | {"evidence", "rendered"}
 
 
 def test_crawl_timestamp_today_and_backfill() -> None:
@@ -760,3 +836,198 @@ def test_summarize_stats_keeps_reasons_not_exception_names() -> None:
     assert stats["responses_by_status"] == {"200": 2, "503": 1}
     assert stats["dropped"] == {"duplicate_listing_id": 2}
     assert stats["requests"] == 3 and stats["items"] == 1
+
+
+def test_summarize_stats_rates() -> None:
+    raw = {"downloader/request_count": 12, "monitor/pages": 8, "elapsed_time_seconds": 4.0}
+    stats = summarize_stats(raw, "s", DAY)
+    assert stats["pages_per_second"] == 2.0 and stats["requests_per_second"] == 3.0
+    assert stats["runs"] == 1
+    assert summarize_stats({}, "s", DAY)["pages_per_second"] == 0.0
+
+
+def test_merge_stats_of_a_resumed_crawl() -> None:
+    first = summarize_stats(
+        {
+            "downloader/request_count": 5,
+            "downloader/response_status_count/200": 4,
+            "downloader/response_status_count/503": 1,
+            "item_scraped_count": 3,
+            "item_dropped_reasons_count/no_title": 1,
+            "monitor/pages": 4,
+            "elapsed_time_seconds": 2.0,
+            "finish_reason": "shutdown",
+            "start_time": datetime(2024, 3, 15, 1, 0, tzinfo=UTC),
+        },
+        "s",
+        DAY,
+    )
+    last = summarize_stats(
+        {
+            "downloader/request_count": 7,
+            "downloader/response_status_count/200": 7,
+            "item_scraped_count": 6,
+            "item_dropped_reasons_count/no_title": 2,
+            "monitor/pages": 6,
+            "elapsed_time_seconds": 3.0,
+            "finish_reason": "finished",
+            "start_time": datetime(2024, 3, 15, 2, 0, tzinfo=UTC),
+        },
+        "s",
+        DAY,
+    )
+    merged = merge_stats([first], last)
+    assert merged["requests"] == 12 and merged["items"] == 9 and merged["pages"] == 10
+    assert merged["responses_by_status"] == {"200": 11, "503": 1}
+    assert merged["dropped"] == {"no_title": 3}
+    assert merged["duration_seconds"] == 5.0 and merged["pages_per_second"] == 2.0
+    assert merged["runs"] == 2 and merged["finish_reason"] == "finished"
+    assert merged["started_at"] == first["started_at"]
+    assert merge_stats([], last) == last
+    line = format_stats(merged)
+    assert line.startswith("crawl s 2024-03-15: 12 requests (responses 200: 11, 503: 1)")
+    assert line.endswith("5.0s in 2 runs, 2.0 pages/s")
+
+
+def test_parse_setting_overrides() -> None:
+    assert parse_setting_overrides(["AUTOTHROTTLE_ENABLED=false", "X=2.5", "LOG_LEVEL=INFO"]) == {
+        "AUTOTHROTTLE_ENABLED": False,
+        "X": 2.5,
+        "LOG_LEVEL": "INFO",
+    }
+    with pytest.raises(UserError, match="expected NAME=VALUE"):
+        parse_setting_overrides(["nonsense"])
+
+
+def test_file_stem_keeps_plain_ids_and_encodes_the_rest() -> None:
+    assert file_stem("dmx-1001") == "dmx-1001"
+    assert file_stem("A_1.2") == "A_1.2"
+    for odd in ("..", "../etc/passwd", "a/b", "商品-1", "x" * 300, "."):
+        stem = file_stem(odd)
+        assert "/" not in stem and not stem.startswith(".") and len(stem) < 80, odd
+    assert file_stem("a/b") != file_stem("a_b") and file_stem("商品-1") != file_stem("商品-2")
+
+
+def test_staged_folder_replaces_and_prunes(tmp_path: Path) -> None:
+    final = tmp_path / "dom"
+    first = StagedFolder(final)
+    first.write("a.html", b"A1")
+    first.write("b.html", b"B1")
+    first.finish("finished", RunParts())
+    second = StagedFolder(final)
+    path, digest = second.write("a.html", b"A2")
+    assert path == final / "a.html" and digest == hashlib.sha256(b"A2").hexdigest()
+    second.finish("finished", RunParts())
+    assert {p.name: p.read_bytes() for p in final.iterdir()} == {"a.html": b"A2"}
+    third = StagedFolder(final)
+    third.write("c.html", b"C")
+    third.finish("shutdown", RunParts())  # not finished, no job: the day stays as it was
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dom"]
+    assert [p.name for p in final.iterdir()] == ["a.html"]
+
+
+def test_staged_file_parts_are_put_in_front(tmp_path: Path) -> None:
+    parts = tmp_path / "parts"
+    one = StagedFile(tmp_path / "day" / "listings.jsonl", "w")
+    one.handle.write("1\n")
+    one.finish("shutdown", RunParts(current=parts / "001"))
+    (parts / "001" / "stats.json").write_text("{}", encoding="utf-8")
+    assert not (tmp_path / "day" / "listings.jsonl").exists()
+    two = StagedFile(tmp_path / "day" / "listings.jsonl", "w")
+    two.handle.write("2\n")
+    settings = {PARTS_SETTING: str(parts), RUN_PART_SETTING: "002"}
+    two.finish("finished", RunParts.from_settings(settings))
+    assert (tmp_path / "day" / "listings.jsonl").read_text(encoding="utf-8") == "1\n2\n"
+    assert sorted(p.name for p in (tmp_path / "day").iterdir()) == ["listings.jsonl"]
+
+
+def test_crawl_job_states_and_lock(tmp_path: Path) -> None:
+    job = CrawlJob(tmp_path / "jobs" / "s" / "2024-03-15")
+    with job.locked("s 2024-03-15"):
+        second = CrawlJob(job.path)
+        busy = "another crawl of this source and day is running"
+        with pytest.raises(UserError, match=busy), second.locked("s 2024-03-15"):
+            pass
+        job.start()
+        assert job.run_part == "001" and not job.resumed
+        job.suspend({"items": 1})
+    again = CrawlJob(job.path)
+    again.start()
+    assert again.resumed and again.run_part == "002"
+    assert again.part_stats() == [{"items": 1}]
+    # a run that died without suspending ("running") is not trusted: start over
+    third = CrawlJob(job.path)
+    third.start()
+    assert not third.resumed and third.run_part == "001" and third.part_stats() == []
+    third.suspend({"items": 2})
+    fresh = CrawlJob(job.path)
+    fresh.start(fresh=True)
+    assert not fresh.resumed and fresh.part_stats() == []
+    fresh.remove()
+    assert not job.path.exists()
+
+
+def _spider_with_engine(running: bool) -> Any:
+    from monitor.crawl.spider import ListingSpider
+
+    source = parse_source(DEMO_MALL, "demo-mall.yaml")
+    spider = ListingSpider(source=source, terms=["枸杞"], day=DAY)
+    stats = Counter()
+    spider.crawler = SimpleNamespace(  # type: ignore[assignment]
+        engine=SimpleNamespace(running=running),
+        stats=SimpleNamespace(inc_value=lambda key: stats.update([key])),
+    )
+    spider.state = {}
+    return spider, stats
+
+
+def test_requests_failing_while_stopping_are_fetched_again_on_resume() -> None:
+    import asyncio
+
+    from scrapy.http import Response
+    from scrapy.spidermiddlewares.httperror import HttpError
+    from twisted.internet.error import ConnectionLost
+    from twisted.python.failure import Failure
+
+    from monitor.crawl.middlewares import PAGE_KIND
+    from monitor.crawl.spider import UNFINISHED
+
+    def failure(exc: Exception, url: str, kind: str) -> Failure:
+        f = Failure(exc)
+        f.request = Request(url, meta={PAGE_KIND: kind})  # type: ignore[attr-defined]
+        return f
+
+    stopping, stats = _spider_with_engine(running=False)
+    stopping.on_error(failure(ConnectionLost(), "http://127.0.0.1:8700/item/a", "detail"))
+    stopping.on_error(failure(ConnectionLost(), "http://127.0.0.1:8700/search?q=x&page=2",
+                              "search"))
+    # refused by robots.txt or an HTTP error status: a decision, not an interruption
+    stopping.on_error(failure(IgnoreRequest(), "http://127.0.0.1:8700/private/x", "detail"))
+    response = Response("http://127.0.0.1:8700/item/b", status=404)
+    stopping.on_error(failure(HttpError(response), response.url, "detail"))
+    assert stopping.state[UNFINISHED] == [
+        ("http://127.0.0.1:8700/item/a", "detail"),
+        ("http://127.0.0.1:8700/search?q=x&page=2", "search"),
+    ]
+    assert stats["monitor/unfinished_at_shutdown"] == 2
+
+    resumed, _ = _spider_with_engine(running=True)
+    resumed.state = dict(stopping.state)
+
+    async def first_three() -> list[Request]:
+        out = []
+        async for request in resumed.start():
+            out.append(request)
+        return out[:3]
+
+    requests = asyncio.run(first_three())
+    assert [(r.url, r.dont_filter, r.callback.__name__) for r in requests] == [
+        ("http://127.0.0.1:8700/item/a", True, "parse_detail"),
+        ("http://127.0.0.1:8700/search?q=x&page=2", True, "parse"),
+        ("http://127.0.0.1:8700/search?q=%E6%9E%B8%E6%9D%9E", False, "parse"),
+    ]
+    assert UNFINISHED not in resumed.state
+
+    running, _ = _spider_with_engine(running=True)
+    running.on_error(failure(ConnectionLost(), "http://127.0.0.1:8700/item/c", "detail"))
+    assert UNFINISHED not in running.state  # an ordinary failure is just that

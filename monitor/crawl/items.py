@@ -11,7 +11,13 @@ import scrapy
 
 
 class ListingItem(scrapy.Item):
-    """A listing as extracted; `evidence` = {sha256, warc_path, captured_at (UTC ISO)}."""
+    """A listing as extracted; `evidence` = {sha256, warc_path, captured_at (UTC ISO), ...}.
+
+    `rendered` travels only inside the crawl: for a page rendered in a browser
+    it holds the serialized DOM and the screenshot (bytes) until
+    `pipelines.RenderedEvidencePipeline` has written them as files and put
+    their paths and hashes into `evidence`; it is never written out.
+    """
 
     source = scrapy.Field()
     listing_id = scrapy.Field()
@@ -26,3 +32,4 @@ class ListingItem(scrapy.Item):
     image_urls = scrapy.Field()
     crawled_at = scrapy.Field()
     evidence = scrapy.Field()
+    rendered = scrapy.Field()

@@ -24,7 +24,8 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
 
-from monitor.crawl.rawzone import WARC_FILE, StagedFile, crawl_day_dir
+from monitor.crawl.browser import capture_result
+from monitor.crawl.rawzone import WARC_FILE, RunParts, StagedFile, crawl_day_dir
 
 if TYPE_CHECKING:
     from typing import Self
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 # Request.meta keys shared with the spider.
 PAGE_KIND = "monitor_page"  # "search" or "detail"
 EVIDENCE = "monitor_evidence"  # set on detail requests once their response is kept
+RENDERED = "monitor_rendered"  # browser pages: {"dom", "screenshot", "waited"} for the spider
 
 # The WARC header carrying the SHA-256 of the record's HTTP body (the bytes the
 # spider parsed), so the listing's evidence.sha256 can be checked against it.
@@ -106,10 +108,17 @@ class WarcEvidenceMiddleware:
 
     It sits below RetryMiddleware and HttpCompressionMiddleware in the chain,
     so it sees the final response of a request (after retries and redirects)
-    with its body decoded: the same bytes the spider parses and hashes. The
-    record's SHA-256 and capture time are put in `request.meta[EVIDENCE]` for
-    the spider to copy into the listing. The file is staged and replaces the
-    day's file only when the crawl finished (see `rawzone`).
+    with its body decoded. For a page fetched over HTTP that is the body the
+    spider parses and hashes. For a page rendered in a browser the record
+    holds the bytes the server sent for the page itself (captured from the
+    browser's navigation response), and the rendered DOM the spider parses,
+    with the screenshot, is handed on in `request.meta[RENDERED]` to be kept
+    as files (`pipelines.RenderedEvidencePipeline`).
+
+    The record's SHA-256 and capture time are put in `request.meta[EVIDENCE]`
+    for the spider to copy into the listing. The file is staged and replaces
+    the day's file only when the crawl finished (see `rawzone`); an
+    interrupted crawl keeps it as its part for the resumed run.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -140,25 +149,35 @@ class WarcEvidenceMiddleware:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.staged is None:
             return
-        if reason == "finished":
-            self.staged.commit()
-        else:
-            logger.warning("Crawl ended (%s): the day's WARC file is left as it was", reason)
-            self.staged.discard()
+        self.staged.finish(reason, RunParts.from_settings(self.crawler.settings))
         self.staged = self.writer = None
 
     def process_response(self, request: Request, response: Response) -> Response:
         if request.meta.get(PAGE_KIND) != "detail" or self.writer is None:
             return response
         assert self.staged is not None
+        assert self.crawler.stats is not None
         captured = datetime.now(UTC).replace(microsecond=0)
-        sha256 = hashlib.sha256(response.body).hexdigest()
+        body, http_headers = response.body, _http_headers(response)
+        capture = capture_result(request.meta) if "playwright" in response.flags else None
+        if capture is not None:
+            if capture.get("body") is not None:
+                body = capture["body"]
+                http_headers = _captured_headers(capture, len(body))
+            else:
+                self.crawler.stats.inc_value("monitor/browser_body_missing")
+            request.meta[RENDERED] = {
+                "dom": response.body,
+                "screenshot": capture.get("screenshot") or b"",
+                "waited": capture.get("waited", ""),
+            }
+        sha256 = hashlib.sha256(body).hexdigest()
         record = self.writer.create_warc_record(
             response.url,
             "response",
-            payload=BytesIO(response.body),
-            length=len(response.body),
-            http_headers=_http_headers(response),
+            payload=BytesIO(body),
+            length=len(body),
+            http_headers=http_headers,
             warc_headers_dict={
                 "WARC-Date": datetime_to_iso_date(captured.replace(tzinfo=None)),
                 SHA256_HEADER: sha256,
@@ -170,9 +189,30 @@ class WarcEvidenceMiddleware:
             "warc_path": str(self.staged.final),
             "captured_at": captured.isoformat(),
         }
-        assert self.crawler.stats is not None
         self.crawler.stats.inc_value("monitor/warc_records")
         return response
+
+
+def _captured_headers(capture: dict[str, Any], length: int) -> StatusAndHeaders:
+    """Status line and headers of a browser's navigation response, fitted to its decoded body.
+
+    The browser hands over the body without its transfer and content
+    codings, so the headers describing those are dropped, as for HTTP pages.
+    """
+    headers = [
+        (name, value)
+        for name, value in capture.get("headers") or ()
+        if name.lower() not in ("transfer-encoding", "content-length", "content-encoding")
+    ]
+    headers.append(("Content-Length", str(length)))
+    status = int(capture.get("status") or 200)
+    phrase = capture.get("status_text") or ""
+    if not phrase:
+        try:
+            phrase = HTTPStatus(status).phrase
+        except ValueError:
+            phrase = ""
+    return StatusAndHeaders(f"{status} {phrase}".strip(), headers, protocol="HTTP/1.1")
 
 
 def _http_headers(response: Response) -> StatusAndHeaders:

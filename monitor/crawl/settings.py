@@ -1,7 +1,11 @@
 """Scrapy settings for the listing crawl (a settings module, as `scrapy startproject` makes).
 
 The runner loads this module at "project" priority and adds what varies per
-run (MONITOR_DAY_DIR). The crawl is meant to be a polite, identifiable,
+run: MONITOR_DAY_DIR, JOBDIR (`<data>/jobs/<source>/<day>`, so an interrupted
+crawl resumes from its queue) and, for a `render: browser` source only, the
+scrapy-playwright download handler and its Chromium launch options
+(`monitor.crawl.browser.playwright_settings`): HTTP sources keep Scrapy's own,
+faster handler. The crawl is meant to be a polite, identifiable,
 robots-respecting visitor: enforcement evidence is worth little if it was
 gathered by ignoring a site's rules.
 """
@@ -40,7 +44,8 @@ LOG_LEVEL = "INFO"
 # fingerprinter is the only one left), so it is not set here.
 
 # The asyncio reactor is Scrapy's default and what scrapy-playwright needs for
-# `render: browser` later; stated so that nobody switches it off by accident.
+# `render: browser` (it refuses Scrapy's reactorless mode); stated so that
+# nobody switches it off by accident.
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 DOWNLOADER_MIDDLEWARES = {
@@ -55,6 +60,7 @@ DOWNLOADER_MIDDLEWARES = {
 ITEM_PIPELINES = {
     "monitor.crawl.pipelines.ValidateListingPipeline": 100,
     "monitor.crawl.pipelines.DedupeListingPipeline": 200,
+    "monitor.crawl.pipelines.RenderedEvidencePipeline": 300,
     "monitor.crawl.pipelines.JsonLinesWriterPipeline": 800,
 }
 
@@ -63,3 +69,11 @@ FEED_EXPORT_ENCODING = "utf-8"
 # Set by the runner: <data>/raw/<source>/<YYYY-MM-DD>. Without it the
 # components fall back to monitor.config.data_dir().
 MONITOR_DAY_DIR = None
+# Set by the runner with JOBDIR: where interrupted runs keep their part of the
+# day files, and this run's part name (see monitor.crawl.rawzone.RunParts).
+MONITOR_JOB_PARTS = None
+MONITOR_RUN_PART = None
+
+# `render: browser`: how long a page may take to show its listing (the
+# source's `wait_for`, a selector) before it is kept as it is, in ms.
+MONITOR_BROWSER_WAIT_MS = 15_000

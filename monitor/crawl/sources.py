@@ -35,6 +35,8 @@ KEYS = (
     "listing_links",
     "next_page",
     "render",
+    "wait_for",
+    "wait_for_search",
     "fields",
 )
 RENDER_MODES = ("http", "browser")
@@ -69,6 +71,11 @@ class SourceConfig:
     render: str = "http"
     fields: dict[str, str] = field(default_factory=dict)
     path: str = ""
+    # `render: browser` only: what a rendered page shows once its content is
+    # there (CSS or XPath). Defaults: the `fields.title` element on a listing
+    # page, `listing_links` on a search page (see monitor.crawl.browser).
+    wait_for: str = ""
+    wait_for_search: str = ""
 
     @property
     def crawlable(self) -> bool:
@@ -222,6 +229,13 @@ class _SourceChecker:
         render = self.text("render") or "http"
         if render not in RENDER_MODES:
             raise self.fail("render", f"render must be 'http' or 'browser', got '{render}'")
+        waits = {}
+        for key in ("wait_for", "wait_for_search"):
+            waits[key] = self.text(key)
+            if waits[key]:
+                if render != "browser":
+                    raise self.fail(key, f"{key} applies to render: browser only")
+                self.check_selector(key, waits[key])
 
         return SourceConfig(
             name=name,
@@ -233,6 +247,8 @@ class _SourceChecker:
             render=render,
             fields=self.fields(),
             path=self.where,
+            wait_for=waits["wait_for"],
+            wait_for_search=waits["wait_for_search"],
         )
 
     def text(self, key: str, required: bool = False) -> str:

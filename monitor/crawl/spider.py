@@ -4,6 +4,10 @@ Everything marketplace-specific comes from the SourceConfig (DESIGN.md, "A
 source config"). A listing page is read from its schema.org Product in
 JSON-LD, then microdata, then OpenGraph, each filling what the previous left
 empty; a `fields` selector that matches wins for its field.
+
+A `render: browser` source is read the same way, from the DOM Chromium
+rendered (scrapy-playwright makes it the response body), so a page whose
+listing is filled in by JavaScript yields the same fields as a static one.
 """
 
 from __future__ import annotations
@@ -13,22 +17,40 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import extruct
 import scrapy
 from extruct.utils import parse_html
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
 from w3lib.html import remove_tags
 
 from monitor.config import TZ
+from monitor.crawl.browser import (
+    DEFAULT_WAIT_MS,
+    WAIT_TIMEOUT_SETTING,
+    page_meta,
+    require_chromium,
+)
 from monitor.crawl.items import ListingItem
-from monitor.crawl.middlewares import EVIDENCE, PAGE_KIND
+from monitor.crawl.middlewares import EVIDENCE, PAGE_KIND, RENDERED
 from monitor.crawl.sources import SourceConfig, is_xpath
 from monitor.errors import UserError
 
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+
 logger = logging.getLogger(__name__)
+
+# spider.state key (kept in JOBDIR by Scrapy's SpiderState): requests an
+# interrupted run could not finish, as (url, "search" | "detail").
+UNFINISHED = "unfinished"
 
 STRUCTURED_SYNTAXES = ("json-ld", "microdata", "opengraph")
 PRODUCT_TYPES = frozenset({"Product", "IndividualProduct", "ProductGroup", "ProductModel"})
@@ -57,12 +79,10 @@ def check_crawlable(source: SourceConfig, terms: Sequence[str]) -> list[str]:
             f"{where}: field 'search_url' is required to crawl "
             "(a source file without it describes a feed)"
         )
-    if source.render != "http":
-        # The seam for scrapy-playwright: `ListingSpider._meta` is where a
-        # browser request would get its meta, and the settings a download handler.
-        raise UserError(
-            f"{where}: render '{source.render}' is not supported yet (use render: http)"
-        )
+    if source.render == "browser":
+        # Fail before any request: a browser source without Chromium would
+        # otherwise fail on every page, deep inside the download handler.
+        require_chromium(source)
     cleaned = [t for t in (str(t).strip() for t in terms) if t]
     if not cleaned:
         raise UserError(f"{where}: no search terms to crawl")
@@ -83,19 +103,64 @@ class ListingSpider(scrapy.Spider):
         self.day = day
         # Scrapy's OffsiteMiddleware reads this: links to other hosts are not followed.
         self.allowed_domains = list(source.allowed_domains)
+        self.browser = source.render == "browser"
+        self.wait_timeout_ms = float(DEFAULT_WAIT_MS)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.wait_timeout_ms = crawler.settings.getfloat(WAIT_TIMEOUT_SETTING, DEFAULT_WAIT_MS)
+        return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        # A resumed crawl first retries what its interrupted run was fetching when
+        # it stopped and could not finish (see `on_error`): the dupefilter counts
+        # those as seen, so without this they would be lost.
+        for url, kind in getattr(self, "state", {}).pop(UNFINISHED, []):
+            callback = self.parse_detail if kind == "detail" else self.parse
+            yield scrapy.Request(url, callback=callback, errback=self.on_error,
+                                 meta=self._meta(kind), dont_filter=True)
         for term in self.terms:
             url = self.source.search_request_url(term)
-            yield scrapy.Request(url, callback=self.parse, meta=self._meta("search"))
+            yield scrapy.Request(url, callback=self.parse, errback=self.on_error,
+                                 meta=self._meta("search"))
+
+    def on_error(self, failure: Failure) -> None:
+        """A request failed for good: log it; if the crawl is stopping, keep it for the resume.
+
+        On SIGINT/SIGTERM Scrapy lets the requests in flight finish, but some
+        may fail all the same (the server, the network or the browser going
+        away at the same moment). The dupefilter already counts them as seen,
+        so they are remembered in the spider state, which Scrapy keeps in
+        JOBDIR, and fetched again when the crawl resumes.
+        """
+        request = failure.request  # type: ignore[attr-defined]
+        if failure.check(IgnoreRequest):
+            # robots.txt, offsite, a forbidden host: counted by their middlewares.
+            # HttpError (a response Scrapy does not pass on) is an IgnoreRequest too.
+            if failure.check(HttpError):
+                status = failure.value.response.status
+                self.logger.info("Ignoring response <%s %s>", status, request.url)
+            return
+        engine = self.crawler.engine
+        if engine is not None and not engine.running and hasattr(self, "state"):
+            kind = request.meta.get(PAGE_KIND, "detail")
+            self.state.setdefault(UNFINISHED, []).append((request.url, kind))
+            self.crawler.stats.inc_value("monitor/unfinished_at_shutdown")
+            self.logger.info("Stopping: %s will be fetched again on resume", request.url)
+            return
+        self.logger.error("Request failed: %s (%s)", request.url, failure.getErrorMessage())
 
     def _meta(self, kind: str) -> dict[str, Any]:
         """Request meta for a search or detail page.
 
-        The seam for `render: browser`: a browser-rendered source would add
-        scrapy-playwright's keys here (playwright, screenshot page methods).
+        A browser source's pages also get scrapy-playwright's keys: render in
+        Chromium, wait for the content, screenshot listing pages (browser.py).
         """
-        return {PAGE_KIND: kind}
+        meta: dict[str, Any] = {PAGE_KIND: kind}
+        if self.browser:
+            meta.update(page_meta(self.source, kind, self.wait_timeout_ms))
+        return meta
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[scrapy.Request]:
         """A search page: follow every listing link and the next page (the dupefilter dedupes)."""
@@ -103,11 +168,17 @@ class ListingSpider(scrapy.Spider):
             self.logger.warning("Search page is not text, skipped: %s", response.url)
             return
         yield from response.follow_all(
-            css=self.source.listing_links, callback=self.parse_detail, meta=self._meta("detail")
+            css=self.source.listing_links,
+            callback=self.parse_detail,
+            errback=self.on_error,
+            meta=self._meta("detail"),
         )
         if self.source.next_page:
             yield from response.follow_all(
-                css=self.source.next_page, callback=self.parse, meta=self._meta("search")
+                css=self.source.next_page,
+                callback=self.parse,
+                errback=self.on_error,
+                meta=self._meta("search"),
             )
 
     def parse_detail(self, response: Response) -> Iterator[ListingItem]:
@@ -119,6 +190,12 @@ class ListingSpider(scrapy.Spider):
             self.logger.warning("Listing page is not text, skipped: %s", response.url)
             stats.inc_value("item_dropped_reasons_count/not_html")
             return
+
+        rendered = response.meta.get(RENDERED)
+        if rendered is not None and rendered.get("waited") == "timeout":
+            self.logger.warning("Listing did not appear in time, page kept as shown: %s",
+                                response.url)
+            stats.inc_value("monitor/browser_wait_timeout")
 
         values = read_structured(response)
         for name, selector in self.source.fields.items():
@@ -156,6 +233,7 @@ class ListingSpider(scrapy.Spider):
             image_urls=absolute_urls(response, images),
             crawled_at=crawl_timestamp(self.day).isoformat(),
             evidence=dict(evidence),
+            rendered=rendered,
         )
 
 

@@ -6,6 +6,10 @@ page carries a schema.org Product in JSON-LD plus visible fields for the
 selectors (`.shop[data-seller-id]`, `em.origin`, `span.qty`). `/private/` exists
 but robots.txt forbids it, so a test can tell whether the spider obeys robots.
 
+Under `/m2/` the same server runs a second shop whose pages are drawn by
+JavaScript from a JSON API (`jsmall.py`, source `demo-js-mall.yaml`): the
+marketplace a `render: browser` source is for.
+
 Only the standard library and Pillow are used; the server is quiet (no request
 log) because it runs inside `monitor demo` and the test suite.
 """
@@ -135,7 +139,9 @@ class DemoMarketplace:
     """The demo shop: start() it, crawl base_url, stop() it (or use it as a context manager).
 
     `hits` counts requests served per kind of path ("robots", "home", "search",
-    "item", "img", "private", "not_found"), so tests can check what a crawler asked for.
+    "item", "img", "private", "not_found", and "m2_*" for the JS shop), so
+    tests can check what a crawler asked for. `js` is the JS shop under
+    `/m2/`; `api_delay` is how long its item API takes to answer.
     """
 
     def __init__(
@@ -143,7 +149,11 @@ class DemoMarketplace:
         host: str = "127.0.0.1",
         port: int = 8700,
         catalog_path: str | Path | None = None,
+        js_catalog_path: str | Path | None = None,
+        api_delay: float = 0.15,
     ) -> None:
+        from monitor.demo.jsmall import JsMall
+
         self.host = host
         self.port = port
         self.listings = load_catalog(catalog_path)
@@ -154,6 +164,7 @@ class DemoMarketplace:
         ]
         self.hits: Counter[str] = Counter()
         self._lock = threading.Lock()
+        self.js = JsMall(self, js_catalog_path, api_delay)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.base_url = ""
@@ -318,6 +329,9 @@ class _Server(ThreadingHTTPServer):
     """ThreadingHTTPServer that knows its shop and stays silent about dropped clients."""
 
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a crawler opening a few
+    # connections at once overflows it, and each dropped SYN costs a 1 s retransmit.
+    request_queue_size = 128
     shop: DemoMarketplace
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -377,6 +391,9 @@ class _Handler(BaseHTTPRequestHandler):
             shop.count("img")
             data = render_image(listing["listing_id"], number)
             self._send(HTTPStatus.OK, data, "image/png", send_body)
+        elif path == "/m2" or path.startswith("/m2/"):
+            status, data, ctype = shop.js.handle(path, parts.query)
+            self._send(HTTPStatus(status), data, ctype, send_body)
         elif path.startswith("/private/"):
             shop.count("private")
             body = "<h1>商家后台</h1>\n<p>robots.txt 禁止抓取本目录。</p>"
@@ -407,10 +424,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8700)
     parser.add_argument("--catalog", default=None, help="catalog JSONL (default: bundled)")
+    parser.add_argument("--js-catalog", default=None,
+                        help="catalog JSONL of the JS shop under /m2/ (default: bundled)")
     args = parser.parse_args(argv)
-    shop = DemoMarketplace(args.host, args.port, args.catalog)
+    shop = DemoMarketplace(args.host, args.port, args.catalog, args.js_catalog)
     url = shop.start()
-    print(f"demo marketplace: {url} ({len(shop.listings)} listings); Ctrl-C to stop", flush=True)
+    print(f"demo marketplace: {url} ({len(shop.listings)} listings), JS shop {url}/m2/ "
+          f"({len(shop.js.listings)} listings); Ctrl-C to stop", flush=True)
     try:
         shop.serve_forever()
     except KeyboardInterrupt:
