@@ -3,7 +3,8 @@
 Starts the demo server on 127.0.0.1 (the static shop `demo-mall` and, under
 `/m2/`, the JavaScript shop `demo-js-mall`), crawls each source with the real
 spider in a process of its own (Scrapy's reactor runs once per process), loads,
-matches and exports exactly as the daily pipeline does, and summarizes.
+fetches and hashes the listing photos, matches and exports exactly as the
+daily pipeline does, and summarizes.
 
 The two crawls run side by side, as Dagster runs a day's sources, and their
 day files are loaded one after the other afterwards: DuckDB takes one writer
@@ -32,6 +33,7 @@ from monitor.crawl_stage import search_terms
 from monitor.demo.server import DemoMarketplace
 from monitor.errors import UserError
 from monitor.export import export_leads
+from monitor.image.stage import fetch_images
 from monitor.ingest import ingest_feed
 from monitor.leads import match_days
 from monitor.warehouse import Warehouse
@@ -115,6 +117,7 @@ def run_demo(
     names, skipped = demo_sources()
     market = _start(port)
     outputs: dict[str, subprocess.CompletedProcess[str]] = {}
+    lines = []
     try:
         with tempfile.TemporaryDirectory(prefix="monitor-demo-") as tmp:
             procs = {}
@@ -138,22 +141,27 @@ def run_demo(
                 stdout, stderr = proc.communicate()
                 outputs[name] = subprocess.CompletedProcess(proc.args, proc.returncode,
                                                             stdout, stderr)
+        with Warehouse(db) as wh:
+            for name in names:
+                proc = outputs[name]
+                if proc.returncode != 0:
+                    last = (proc.stderr.strip().splitlines() or ["crawl failed"])[-1]
+                    raise UserError(f"demo crawl of {name} failed: {last}")
+                crawl = json.loads(proc.stdout.strip().splitlines()[-1])
+                result = ingest_feed(wh, Path(crawl["listings_path"]), name)
+                wh.record_crawl_stats(name, day, crawl["stats"])
+                loaded = result.loaded
+                lines.append(format_stats(crawl["stats"]))
+                lines.append(f"loaded {loaded.total} listings ({loaded.new} new, "
+                             f"{loaded.changed} changed, {loaded.unchanged} unchanged) into {db}")
+            # The images stage needs the marketplace still up: its photos are served there.
+            images = fetch_images(wh, data, day)
+            lines.append(f"images: {images.tried} new URLs, {images.fetched} fetched, "
+                         f"{images.new_images} new images hashed, "
+                         f"{sum(images.problems.values())} not used")
     finally:
         market.stop()
-    lines = []
     with Warehouse(db) as wh:
-        for name in names:
-            proc = outputs[name]
-            if proc.returncode != 0:
-                last = (proc.stderr.strip().splitlines() or ["crawl failed"])[-1]
-                raise UserError(f"demo crawl of {name} failed: {last}")
-            crawl = json.loads(proc.stdout.strip().splitlines()[-1])
-            result = ingest_feed(wh, Path(crawl["listings_path"]), name)
-            wh.record_crawl_stats(name, day, crawl["stats"])
-            loaded = result.loaded
-            lines.append(format_stats(crawl["stats"]))
-            lines.append(f"loaded {loaded.total} listings ({loaded.new} new, {loaded.changed} "
-                         f"changed, {loaded.unchanged} unchanged) into {db}")
         summary = match_days(wh, rights, [day])
         result = export_leads(wh, rights, out)
     return DemoSummary(

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageEnhance
 
 CATALOG_PATH = Path(__file__).with_name("catalog.jsonl")
 PAGE_SIZE = 10
@@ -83,13 +83,7 @@ def normalize(text: str) -> str:
     return "".join(ch for ch in folded if unicodedata.category(ch)[0] in "LN")
 
 
-@lru_cache(maxsize=512)
-def render_image(listing_id: str, number: int) -> bytes:
-    """A deterministic PNG for one listing photo: coloured background and a few shapes.
-
-    Seeded by the listing id and photo number so that each photo is stable across
-    runs (image hashes stay comparable) yet different from every other photo.
-    """
+def _shapes(listing_id: str, number: int) -> Image.Image:
     seed = hashlib.sha256(f"{listing_id}/{number}".encode()).digest()
     rng = random.Random(seed)
     background = tuple(rng.randrange(40, 230) for _ in range(3))
@@ -107,6 +101,35 @@ def render_image(listing_id: str, number: int) -> bytes:
             draw.rectangle((x0, y0, x1, y1), fill=colour)
         else:
             draw.polygon([(x0, y1), ((x0 + x1) // 2, y0), (x1, y1)], fill=colour)
+    return image
+
+
+@lru_cache(maxsize=512)
+def render_image(listing_id: str, number: int, spec: str = "") -> bytes:
+    """A deterministic PNG for one listing photo.
+
+    Plain photos are a coloured background with a few shapes, seeded by the
+    listing id and photo number so that each is stable across runs (image
+    hashes stay comparable) yet different from every other photo. A catalog
+    entry may say what a photo shows instead (`photos`, one spec per photo):
+
+    - `mark:<right-id>`: the project's stand-in mark of that right printed on a
+      corner of a larger product photo (a seller showing the special mark);
+    - `copy:<listing-id>/<n>`: a slightly resized and brightened copy of that
+      listing's photo n (a seller reusing an authorized seller's photo).
+    """
+    if spec.startswith("mark:"):
+        from monitor.image.marks import draw_mark
+
+        image = _shapes(listing_id, number).resize((IMAGE_SIZE * 2, IMAGE_SIZE * 2))
+        side = int(image.width * 0.45)
+        image.paste(draw_mark(spec[5:]).resize((side, side)), (image.width - side - 12, 12))
+    elif spec.startswith("copy:"):
+        other, _, n = spec[5:].partition("/")
+        original = _shapes(other, int(n or 1))
+        image = ImageEnhance.Brightness(original.resize((IMAGE_SIZE * 9 // 10,) * 2)).enhance(1.08)
+    else:
+        image = _shapes(listing_id, number)
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
@@ -389,7 +412,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._not_found(send_body)
                 return
             shop.count("img")
-            data = render_image(listing["listing_id"], number)
+            specs = listing.get("photos") or []
+            spec = specs[number - 1] if number <= len(specs) else ""
+            data = render_image(listing["listing_id"], number, spec)
             self._send(HTTPStatus.OK, data, "image/png", send_body)
         elif path == "/m2" or path.startswith("/m2/"):
             status, data, ctype = shop.js.handle(path, parts.query)
