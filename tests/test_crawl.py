@@ -13,10 +13,8 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections import Counter
 from datetime import UTC, date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -58,6 +56,8 @@ from monitor.crawl.spider import (
 )
 from monitor.errors import UserError
 from monitor.listing import FIELDS, ListingError, parse_listing
+
+from .http_fixture import LoggingServer
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2024, 3, 15)  # a past day: the crawl is a backfill
@@ -175,45 +175,8 @@ FETCHED_DETAIL = {  # every listing page the crawl must fetch (and keep in the W
 EXPECTED_LISTINGS = {"1001", "1002", "1003", "1005", "1006", "1010"}
 
 
-class FixtureMarketplace:
+class FixtureMarketplace(LoggingServer):
     """A marketplace on 127.0.0.1 that logs every request it gets."""
-
-    def __init__(self) -> None:
-        self.log: list[tuple[str, str]] = []  # (path with query, User-Agent)
-        self.hits: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        fixture = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep pytest output quiet
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                with fixture.lock:
-                    fixture.log.append((self.path, self.headers.get("User-Agent", "")))
-                    fixture.hits[self.path] += 1
-                    hits = fixture.hits[self.path]
-                status, body, ctype = fixture.respond(self.path, hits)
-                data = body.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def start(self) -> str:
-        self.thread.start()
-        return self.base
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
     def respond(self, path: str, hits: int) -> tuple[int, str, str]:
         html = "text/html; charset=utf-8"

@@ -26,14 +26,10 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -48,6 +44,8 @@ from monitor.crawl.sources import load_source
 from monitor.demo.jsmall import JS_CATALOG_PATH
 from monitor.demo.server import PAGE_SIZE, DemoMarketplace, load_catalog
 from monitor.listing import FIELDS, parse_listing
+
+from .http_fixture import LoggingServer, fetch
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2026, 11, 21)
@@ -152,42 +150,14 @@ GIF = bytes.fromhex("47494638396101000100800000ff000000000021f90401000000002c000
                     "010001000002024401003b")
 
 
-class JsFixtureShop:
+class JsFixtureShop(LoggingServer):
     """A marketplace whose search and listing pages are built by scripts from a JSON API."""
 
     def __init__(self, api_delay: float = 0.3) -> None:
+        super().__init__()
         self.api_delay = api_delay
         self.hidden: set[str] = set()
-        self.log: list[tuple[str, str]] = []
-        self.hits: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        shop = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                with shop.lock:
-                    shop.log.append((self.path, self.headers.get("User-Agent", "")))
-                    shop.hits[self.path] += 1
-                    hits = shop.hits[self.path]
-                status, data, ctype = shop.respond(self.path, hits)
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.start()
 
     def paths(self) -> list[str]:
         with self.lock:
@@ -389,14 +359,6 @@ def listings_in_text(text: str) -> dict[str, dict[str, Any]]:
 def demo() -> Iterator[DemoMarketplace]:
     with DemoMarketplace(port=0) as market:
         yield market
-
-
-def fetch(url: str) -> tuple[int, str, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, resp.headers.get("Content-Type", ""), resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers.get("Content-Type", ""), err.read()
 
 
 def test_js_shop_pages_hold_no_listing_text(demo: DemoMarketplace) -> None:

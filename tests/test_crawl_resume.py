@@ -18,12 +18,10 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -35,6 +33,8 @@ from monitor.crawl.browser import chromium_problem
 from monitor.crawl.sources import load_source
 from monitor.demo.server import DemoMarketplace
 
+from .http_fixture import LoggingServer
+
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2026, 11, 21)
 LISTINGS = 24
@@ -43,44 +43,23 @@ CHROMIUM_MISSING = chromium_problem()
 SLOW_SETTINGS = ["-s", "CONCURRENT_REQUESTS=2", "-s", "AUTOTHROTTLE_ENABLED=false"]
 
 
-class SlowShop:
+class SlowShop(LoggingServer):
     """Search pages of 10 links with pagination; every listing page takes `delay` seconds."""
 
     def __init__(self, delay: float = 0.25) -> None:
+        super().__init__()
         self.delay = delay
-        self.hits: Counter[str] = Counter()
-        self.lock = threading.Lock()
-        shop = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                with shop.lock:
-                    shop.hits[self.path] += 1
-                status, body = shop.respond(self.path)
-                data = body.encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.start()
 
     def item_hits(self) -> Counter[str]:
         with self.lock:
             return Counter({p: n for p, n in self.hits.items() if p.startswith("/item/")})
 
-    def respond(self, path: str) -> tuple[int, str]:
+    def respond(self, path: str, hits: int) -> tuple[int, str, str]:
+        status, body = self.page(path)
+        return status, body, "text/html; charset=utf-8"
+
+    def page(self, path: str) -> tuple[int, str]:
         parts = urlsplit(path)
         if parts.path == "/robots.txt":
             return 200, "User-agent: *\nDisallow: /private/\n"

@@ -25,6 +25,8 @@ from PIL import Image
 
 from monitor.demo.server import DemoMarketplace, load_catalog, normalize
 
+from .http_fixture import fetch
+
 ROOT = Path(__file__).resolve().parents[1]
 AUTHORIZED = ROOT / "watchlists" / "authorized"
 RIGHTS = ("ningxia-goji", "yanchi-tan-sheep", "helan-mountain-east-wine")
@@ -54,15 +56,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 def shop() -> Iterator[DemoMarketplace]:
     with DemoMarketplace(port=0) as running:
         yield running
-
-
-def fetch(url: str) -> tuple[int, str, bytes]:
-    """(status, content type, body) for a GET, 4xx included."""
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, resp.headers.get("Content-Type", ""), resp.read()
-    except urllib.error.HTTPError as err:
-        return err.code, err.headers.get("Content-Type", ""), err.read()
 
 
 class Links(HTMLParser):
