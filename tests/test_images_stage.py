@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import struct
@@ -176,3 +177,47 @@ def test_images_then_leads_from_images(tmp_path: Path, watchlists: Path,
     assert rows["t-copy"]["priority"] == "high"
     assert "copied authorized photo" in rows["t-copy"]["reasons"]
     assert rows["t-plain"]["priority"] == "low"  # same text and origin, no copied photo
+
+
+def test_crawl_manifests_are_used_not_refetched(tmp_path: Path) -> None:
+    """Images the crawl already fetched are validated and hashed from the store, not fetched."""
+    from monitor.image.stage import MANIFEST, fetch_images
+    from monitor.warehouse import Warehouse
+
+    from .conftest import make_listing
+
+    nowhere = "http://127.0.0.1:9"  # the discard port: a fetch would fail, not succeed
+    good = _jpeg_bytes(product_photo(4242))
+    sha = hashlib.sha256(good).hexdigest()
+    store = tmp_path / "data" / "images" / sha[:2]
+    store.mkdir(parents=True)
+    (store / f"{sha}.jpg").write_bytes(good)
+    truncated = good[: len(good) // 3]
+    tsha = hashlib.sha256(truncated).hexdigest()
+    (store / f"{tsha}.jpg").write_bytes(truncated)
+    day_dir = tmp_path / "data" / "raw" / "demo-mall" / "2026-11-21"
+    day_dir.mkdir(parents=True)
+    manifest = [
+        {"url": f"{nowhere}/a.jpg", "status": "ok", "reason": "", "sha256": sha,
+         "path": str(store / f"{sha}.jpg")},
+        {"url": f"{nowhere}/t.jpg", "status": "ok", "reason": "", "sha256": tsha,
+         "path": str(store / f"{tsha}.jpg")},
+        {"url": f"{nowhere}/404.jpg", "status": "error", "reason": "HTTP 404"},
+        {"url": "http://elsewhere.example/x.jpg", "status": "refused",
+         "reason": "host elsewhere.example is in neither allowed_domains nor image_domains"},
+    ]
+    (day_dir / MANIFEST).write_text(
+        "\n".join(json.dumps(m) for m in manifest) + "\n{torn", encoding="utf-8")
+    urls = [m["url"] for m in manifest]
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        wh.load_listings([make_listing(listing_id="a", image_urls=urls)])
+        result = fetch_images(wh, tmp_path / "data", make_listing().day)
+        rows = dict(wh.con.execute(
+            "SELECT url, status || ': ' || reason FROM image_fetches").fetchall())
+        images = wh.con.execute("SELECT sha256 FROM images").fetchall()
+    assert result.from_crawl == 4 and result.fetched == 1
+    assert rows[f"{nowhere}/a.jpg"] == "ok: "
+    assert rows[f"{nowhere}/t.jpg"] == "error: truncated image"
+    assert rows[f"{nowhere}/404.jpg"] == "error: HTTP 404"
+    assert rows["http://elsewhere.example/x.jpg"].startswith("refused: host elsewhere.example")
+    assert images == [(sha,)]

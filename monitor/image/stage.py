@@ -9,6 +9,7 @@ hashing runs in a process pool over the machine's cores.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections import Counter
@@ -32,6 +33,7 @@ class ImageStageResult:
     """What the image stage did."""
 
     tried: int = 0
+    from_crawl: int = 0  # outcomes taken from the crawl's image manifests
     fetched: int = 0
     new_images: int = 0
     problems: Counter[str] = field(default_factory=Counter)  # "status: reason" → count
@@ -69,6 +71,41 @@ def _store(root: Path, item: Fetched) -> Path:
     return target
 
 
+MANIFEST = "images.jsonl"
+
+
+def crawl_manifests(data_root: Path, day: date | None) -> dict[str, dict[str, str]]:
+    """URL → what the crawl's image pipeline did with it, from the raw zone's manifests.
+
+    During a crawl Scrapy's files pipeline fetches listing images into the same
+    content-addressed store and writes `<data>/raw/<source>/<day>/images.jsonl`;
+    those URLs are not fetched again here, only checked and hashed.
+    """
+    pattern = f"raw/*/{day.isoformat()}/{MANIFEST}" if day else f"raw/*/*/{MANIFEST}"
+    out: dict[str, dict[str, str]] = {}
+    for path in sorted(data_root.glob(pattern)):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue  # a torn last line of an interrupted crawl: fetch those URLs here
+            if isinstance(rec, dict) and isinstance(rec.get("url"), str):
+                out.setdefault(rec["url"], rec)
+    return out
+
+
+def from_manifest(rec: dict[str, str]) -> Fetched:
+    """A crawl-time outcome as a fetch result; stored bytes are validated like fetched ones."""
+    url, status = rec["url"], rec.get("status", "error")
+    if status != "ok":
+        return Fetched(url, status, rec.get("reason", "") or "failed during the crawl")
+    try:
+        data = Path(rec.get("path", "")).read_bytes()
+    except OSError:
+        return Fetched(url, "error", "stored by the crawl but missing from the image store")
+    return decode(url, data)
+
+
 def fetch_images(
     wh: Warehouse,
     data_root: Path,
@@ -81,9 +118,13 @@ def fetch_images(
     result = ImageStageResult(tried=len(todo))
     if not todo:
         return result
-    configs = source_configs({s for s, _ in todo}, sources_dir)
+    crawled = crawl_manifests(data_root, day)
+    from_crawl = [from_manifest(crawled[url]) for _, url in todo if url in crawled]
+    rest = [(s, url) for s, url in todo if url not in crawled]
+    configs = source_configs({s for s, _ in rest}, sources_dir)
     with ThreadPoolExecutor(FETCH_THREADS) as pool:
-        fetched = list(pool.map(lambda su: fetch(su[1], configs[su[0]]), todo))
+        fetched = from_crawl + list(pool.map(lambda su: fetch(su[1], configs[su[0]]), rest))
+    result.from_crawl = len(from_crawl)
     good = [f for f in fetched if f.status == "ok"]
     fresh: dict[str, Fetched] = {}
     for item in good:
