@@ -15,9 +15,12 @@ from typing import Any
 
 
 class LoggingServer:
-    """A threaded HTTP server on a free port of 127.0.0.1; subclasses write `respond`."""
+    """A threaded HTTP server on a free port of 127.0.0.1 (or another loopback address).
 
-    def __init__(self) -> None:
+    Subclasses write `respond`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.log: list[tuple[str, str]] = []  # (path with query, User-Agent)
         self.hits: Counter[str] = Counter()
         self.lock = threading.Lock()
@@ -40,10 +43,10 @@ class LoggingServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer((host, 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"http://{host}:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def start(self) -> str:

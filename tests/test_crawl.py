@@ -9,6 +9,7 @@ not depend on the demo catalog and can check the server's request log.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from PIL import Image
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from warcio.archiveiterator import ArchiveIterator
@@ -145,7 +147,19 @@ ITEM_1006 = _page(  # OpenGraph only
     body=_shop("s-1006", "OG Shop"),
 )
 ITEM_1009 = _page(head=_jsonld({"name": "No seller goji"}))  # invalid: no seller_id
-ITEM_1010 = _page(head=_jsonld({"name": "Second term goji"}), body=_shop("s-1010"))
+ITEM_1010 = _page(
+    head=_jsonld(
+        {
+            "name": "Second term goji",
+            "image": [  # the ports are filled in when the page is served
+                "http://127.0.0.2:CDN_PORT/img/cdn.png",  # an image_domains host
+                "http://localhost:SHOP_PORT/img/refused.png",  # in neither list: never fetched
+                "/img/big.png",  # over the size cap the crawl runs with
+            ],
+        }
+    ),
+    body=_shop("s-1010"),
+)
 PRIVATE = _page(head=_jsonld({"name": "Private"}), body=_shop("s-private"))
 OFFSITE = _page(head=_jsonld({"name": "Offsite"}), body=_shop("s-offsite"))
 
@@ -175,12 +189,56 @@ FETCHED_DETAIL = {  # every listing page the crawl must fetch (and keep in the W
 EXPECTED_LISTINGS = {"1001", "1002", "1003", "1005", "1006", "1010"}
 
 
-class FixtureMarketplace(LoggingServer):
-    """A marketplace on 127.0.0.1 that logs every request it gets."""
+def _png(color: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (4, 4), color).save(buffer, "PNG")
+    return buffer.getvalue()
 
-    def respond(self, path: str, hits: int) -> tuple[int, str, str]:
+
+PNG_SHOP = _png((200, 30, 30))  # served for /img/1002.jpg and /img/1006.jpg: one content
+PNG_CDN = _png((30, 30, 200))
+IMAGE_MAXSIZE = 4096  # the crawl's MONITOR_IMAGE_MAXSIZE: /img/big.png is larger
+
+
+class ImageCdn(LoggingServer):
+    """The source's image_domains host: 127.0.0.2, another loopback address."""
+
+    def __init__(self) -> None:
+        super().__init__("127.0.0.2")
+
+    def respond(self, path: str, hits: int) -> tuple[int, str | bytes, str]:
+        if path == "/img/cdn.png":
+            return 200, PNG_CDN, "image/png"
+        return 404, "not found", "text/plain"
+
+
+class FixtureMarketplace(LoggingServer):
+    """A marketplace on 127.0.0.1 that logs every request it gets, with its image host."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cdn = ImageCdn()
+
+    def start(self) -> str:
+        self.cdn.start()
+        return super().start()
+
+    def stop(self) -> None:
+        self.cdn.stop()
+        super().stop()
+
+    def page(self, path: str) -> str:
+        """A listing page as served: DETAIL_PAGES with the image hosts' ports filled in."""
+        page = DETAIL_PAGES[path].replace("CDN_PORT", str(self.cdn.port))
+        return page.replace("SHOP_PORT", str(self.port))
+
+    def respond(self, path: str, hits: int) -> tuple[int, str | bytes, str]:
         html = "text/html; charset=utf-8"
         parts = urlsplit(path)
+        if parts.path in ("/img/1002.jpg", "/img/1006.jpg"):
+            return 200, PNG_SHOP, "image/png"
+        if parts.path == "/img/big.png":
+            return 200, b"\x89PNG" + b"x" * IMAGE_MAXSIZE, "image/png"
         if parts.path == "/robots.txt":
             return 200, "User-agent: *\nDisallow: /private/\n", "text/plain"
         if parts.path == "/search":
@@ -213,7 +271,7 @@ class FixtureMarketplace(LoggingServer):
         if parts.path == "/flaky/1003" and hits == 1:
             return 503, "busy", "text/plain"
         if parts.path in DETAIL_PAGES:
-            return 200, DETAIL_PAGES[parts.path], html
+            return 200, self.page(parts.path), html
         return 404, "not found", "text/plain"
 
     def paths(self) -> list[str]:
@@ -225,7 +283,7 @@ def source_yaml(base: str) -> str:
     return f"""\
 name: fixture-mall
 allowed_domains: [127.0.0.1]
-image_domains: [img.example]
+image_domains: [127.0.0.2]
 search_url: "{base}/search?q={{query}}"
 listing_links: "a.item-link"
 next_page: "a.next"
@@ -278,14 +336,17 @@ def crawls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     source_file.write_text(source_yaml(base), encoding="utf-8")
     data = root / "data"
     args = ["--source", str(source_file), "--date", DAY.isoformat(), "--data", str(data)]
+    args += ["--set", f"MONITOR_IMAGE_MAXSIZE={IMAGE_MAXSIZE}"]
     for term in TERMS:
         args += ["--term", term]
     try:
         first = run_runner(*args)
         assert first.returncode == 0, first.stderr[-3000:]
         first_log = market.paths()
+        cdn_log = [path for path, _ in market.cdn.log]
         day_dir = data / "raw" / "fixture-mall" / DAY.isoformat()
         first_lines = (day_dir / "listings.jsonl").read_text(encoding="utf-8").splitlines()
+        first_images = (day_dir / "images.jsonl").read_text(encoding="utf-8").splitlines()
         first_warc = read_warc(day_dir / "pages.warc.gz")
         second = run_runner(*args)
         assert second.returncode == 0, second.stderr[-3000:]
@@ -294,6 +355,12 @@ def crawls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         market.stop()
     return {
         "base": base,
+        "cdn_base": market.cdn.base,
+        "port": market.port,
+        "page": market.page,
+        "data": data,
+        "cdn_log": cdn_log,
+        "first_images": first_images,
         "day_dir": day_dir,
         "first": first,
         "first_log": first_log,
@@ -330,7 +397,8 @@ def test_summary_line_and_stats_file(crawls: dict[str, Any]) -> None:
     assert stats["dropped"] == {"no_title": 1, "invalid_seller_id": 1, "duplicate_listing_id": 1}
     assert stats["responses_by_status"]["503"] == 1
     assert stats["responses_by_status"]["200"] >= len(FETCHED_DETAIL) + 4
-    assert stats["requests"] == sum(stats["responses_by_status"].values())
+    # every request got a response but the too-large image's, cancelled while downloading
+    assert stats["requests"] == sum(stats["responses_by_status"].values()) + 1
     assert stats["finish_reason"] == "finished"
     assert stats["duration_seconds"] > 0
     assert datetime.fromisoformat(stats["finished_at"]) >= datetime.fromisoformat(
@@ -461,7 +529,7 @@ def test_warc_holds_every_listing_page_with_its_hash(crawls: dict[str, Any]) -> 
     for record in responses:
         digest = hashlib.sha256(record["body"]).hexdigest()
         assert record["sha256"] == digest
-        served = DETAIL_PAGES[urlsplit(record["uri"]).path].encode("utf-8")
+        served = crawls["page"](urlsplit(record["uri"]).path).encode("utf-8")
         assert record["body"] == served  # the body exactly as the server sent it
         assert record["status"] == "200"
     by_uri = {r["uri"]: r for r in responses}
@@ -483,12 +551,69 @@ def test_rerun_replaces_the_day(crawls: dict[str, Any]) -> None:
     uris = [r["uri"] for r in responses]
     assert len(uris) == len(set(uris)) == len(FETCHED_DETAIL)
     assert sorted(p.name for p in day_dir.iterdir()) == [
+        "images.jsonl",
         "listings.jsonl",
         "pages.warc.gz",
         "stats.json",
     ]
     # the re-run fetched the pages again (it is a new capture, not a copy)
     assert "/item/1001" in crawls["second_log"]
+
+
+def test_listing_images_kept_by_content_with_a_manifest(crawls: dict[str, Any]) -> None:
+    base, cdn, port = crawls["base"], crawls["cdn_base"], crawls["port"]
+    store = crawls["data"].resolve() / "images"
+    shop_sha = hashlib.sha256(PNG_SHOP).hexdigest()
+    cdn_sha = hashlib.sha256(PNG_CDN).hexdigest()
+    shop_path = str(store / shop_sha[:2] / f"{shop_sha}.jpg")  # the URL's extension
+    cdn_path = str(store / cdn_sha[:2] / f"{cdn_sha}.png")
+
+    def line(url: str, status: str, reason: str = "", sha: str = "", path: str = "") -> Any:
+        return {"url": url, "status": status, "reason": reason, "sha256": sha, "path": path}
+
+    records = [json.loads(text) for text in crawls["first_images"]]
+    assert sorted(records, key=lambda r: r["url"]) == sorted(
+        [
+            line(f"{base}/img/1001-a.jpg", "error", "HTTP 404"),
+            line(
+                "https://img.example/1001-b.jpg",
+                "refused",
+                "host img.example is in neither allowed_domains nor image_domains",
+            ),
+            line(f"{base}/img/1002.jpg", "ok", "", shop_sha, shop_path),
+            line(f"{base}/img/1006.jpg", "ok", "", shop_sha, shop_path),  # same bytes, one file
+            line(f"{cdn}/img/cdn.png", "ok", "", cdn_sha, cdn_path),
+            line(
+                f"http://localhost:{port}/img/refused.png",
+                "refused",
+                "host localhost is in neither allowed_domains nor image_domains",
+            ),
+            line(f"{base}/img/big.png", "error", f"too large (over {IMAGE_MAXSIZE} bytes)"),
+        ],
+        key=lambda r: r["url"],
+    )
+    # kept as served (no re-encoding), named by the SHA-256 of the bytes
+    assert Path(shop_path).read_bytes() == PNG_SHOP
+    assert Path(cdn_path).read_bytes() == PNG_CDN
+    assert sorted(p.name for p in store.rglob("*") if p.is_file()) == sorted(
+        [f"{shop_sha}.jpg", f"{cdn_sha}.png"]
+    )
+    # a refused host gets no request at all; the image_domains host is not filtered as offsite
+    assert not any(p.startswith("/img/refused") for p in crawls["first_log"])
+    assert crawls["cdn_log"] == ["/robots.txt", "/img/cdn.png"]  # its robots.txt is read too
+    assert Counter(p for p in crawls["first_log"] if p.startswith("/img/")) == {
+        "/img/1001-a.jpg": 1,
+        "/img/1002.jpg": 1,
+        "/img/1006.jpg": 1,
+        "/img/big.png": 1,
+    }
+    stats = json.loads(crawls["first"].stdout)["stats"]
+    assert (stats["images_ok"], stats["images_failed"], stats["images_refused"]) == (3, 2, 2)
+    assert stats["errors"] == 0
+    # the re-run replaced the manifest: each URL once
+    rerun = (crawls["day_dir"] / "images.jsonl").read_text(encoding="utf-8").splitlines()
+    urls = [json.loads(text)["url"] for text in rerun]
+    assert sorted(urls) == sorted(r["url"] for r in records)
 
 
 # --------------------------------------------------------------------------

@@ -331,8 +331,13 @@ def test_browser_rerun_replaces_the_day_without_leftovers(js_crawls: dict[str, A
     by_id = listings_in(day_dir / "listings.jsonl")
     assert set(by_id) == {"j1", "j2", "j3"}  # j4 was taken down before the re-run
     assert sorted(p.name for p in day_dir.iterdir()) == [
-        "dom", "listings.jsonl", "pages.warc.gz", "screenshots", "stats.json"
+        "dom", "images.jsonl", "listings.jsonl", "pages.warc.gz", "screenshots", "stats.json"
     ]
+    # a browser source's images are fetched too (by Scrapy's own handler, not the browser)
+    images = [json.loads(line) for line in (day_dir / "images.jsonl").read_text().splitlines()]
+    wanted = sorted(url for listing in by_id.values() for url in listing["image_urls"])
+    assert sorted(r["url"] for r in images) == wanted
+    assert {r["status"] for r in images} == {"ok"}
     assert sorted(p.name for p in (day_dir / "dom").iterdir()) == ["j1.html", "j2.html", "j3.html"]
     assert sorted(p.name for p in (day_dir / "screenshots").iterdir()) == [
         "j1.png", "j2.png", "j3.png"

@@ -55,7 +55,9 @@ class SlowShop(LoggingServer):
         with self.lock:
             return Counter({p: n for p, n in self.hits.items() if p.startswith("/item/")})
 
-    def respond(self, path: str, hits: int) -> tuple[int, str, str]:
+    def respond(self, path: str, hits: int) -> tuple[int, str | bytes, str]:
+        if path.startswith("/img/"):  # each listing's image: its own bytes
+            return 200, b"\x89PNG image " + path.encode("ascii"), "image/png"
         status, body = self.page(path)
         return status, body, "text/html; charset=utf-8"
 
@@ -78,6 +80,7 @@ class SlowShop(LoggingServer):
             lid = parts.path.rsplit("/", 1)[1]
             product = {
                 "@context": "https://schema.org", "@type": "Product", "name": f"宁夏枸杞 第{lid}号",
+                "image": f"/img/{lid}.png",
                 "offers": {"price": 30, "priceCurrency": "CNY",
                            "seller": {"name": f"店{lid}", "identifier": f"s-{lid}"}},
             }
@@ -204,6 +207,13 @@ def test_interrupted_crawl_resumes_from_its_queue(tmp_path: Path, sig: int) -> N
     assert stats["runs"] == 2 and stats["items"] == LISTINGS and stats["pages"] == LISTINGS
     assert stats["finish_reason"] == "finished" and stats["pages_per_second"] > 0
     assert not job_dir.exists()  # done: the next run of the day is a fresh re-crawl
+    # the image manifest: the interrupted run's part and the resumed run's, each URL once
+    images = read_listings(day_dir / "images.jsonl")
+    assert sorted(r["url"] for r in images) == sorted(r["image_urls"][0] for r in listings)
+    assert {r["status"] for r in images} == {"ok"}
+    assert all(Path(r["path"]).is_file() for r in images)
+    assert stats["images_ok"] == LISTINGS
+    assert all(n == 1 for p, n in shop.hits.items() if p.startswith("/img/"))
 
 
 def test_hard_killed_crawl_starts_over(tmp_path: Path) -> None:
@@ -234,7 +244,7 @@ def test_hard_killed_crawl_starts_over(tmp_path: Path) -> None:
     assert len(read_listings(day_dir / "listings.jsonl")) == LISTINGS
     # the killed run's temporary files are gone
     assert sorted(p.name for p in day_dir.iterdir()) == [
-        "listings.jsonl", "pages.warc.gz", "stats.json"
+        "images.jsonl", "listings.jsonl", "pages.warc.gz", "stats.json"
     ]
 
 

@@ -1,6 +1,7 @@
 """Downloader middlewares: refuse dangerous hosts, keep listing pages as evidence.
 
-Both sit in the downloader chain because that is where Scrapy itself handles
+(And let an image host's robots.txt be read, see ImageHostRobotsTxtMiddleware.)
+The first two sit in the downloader chain because that is where Scrapy itself handles
 requests and responses before a spider sees them (compare Scrapy's own
 OffsiteMiddleware and HttpCacheMiddleware): a blocked request never leaves the
 process, and the evidence is the response exactly as the spider will parse it.
@@ -101,6 +102,37 @@ class BlockPrivateHostsMiddleware:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value("blocked_host/count")
         raise IgnoreRequest(f"forbidden host {host!r}")
+
+
+class ImageHostRobotsTxtMiddleware:
+    """Let the robots.txt request of an image_domains host through the offsite filter.
+
+    Listing images on a source's `image_domains` hosts are requested with
+    `allow_offsite` (pipelines.ListingImagesPipeline), but the robots.txt
+    request Scrapy's RobotsTxtMiddleware makes for such a host has no such
+    flag, so OffsiteMiddleware would drop it and the host's robots.txt would
+    silently never be read. Placed before OffsiteMiddleware (50).
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def process_request(self, request: Request) -> None:
+        if not request.meta.get("dont_obey_robotstxt"):
+            return
+        parts = urlparse_cached(request)
+        if parts.path != "/robots.txt":
+            return
+        source = getattr(self.crawler.spider, "source", None)
+        host = (parts.hostname or "").rstrip(".").lower()
+        for domain in getattr(source, "image_domains", ()):
+            if host == domain or host.endswith("." + domain):
+                request.meta["allow_offsite"] = True
+                return
 
 
 class WarcEvidenceMiddleware:

@@ -2,6 +2,7 @@
 
 Order (settings.ITEM_PIPELINES): validation, then de-duplication, then the
 rendered-page evidence (DOM and screenshot files of a browser page), then the
+listing images (Scrapy's files pipeline, into the shared image store), then the
 JSON Lines writer. Validation goes through `monitor.listing.parse_listing`,
 the same function that checks a feed line, so the raw zone only ever holds
 listings the warehouse will accept. The page evidence (WARC) is written by
@@ -22,31 +23,46 @@ the pipeline drops, not a reason of its own.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
 import re
+import tempfile
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from scrapy import Spider, signals
-from scrapy.exceptions import DropItem
+from itemadapter import ItemAdapter
+from scrapy import Request, Spider, signals
+from scrapy.exceptions import DownloadCancelledError, DropItem, IgnoreRequest
+from scrapy.http.request import NO_CALLBACK
+from scrapy.pipelines.files import FilesPipeline
+from scrapy.pipelines.media import FileException
+from twisted.internet.defer import CancelledError
 
 from monitor.crawl.items import ListingItem
 from monitor.crawl.rawzone import (
     DOM_DIR,
+    IMAGES_FILE,
     LISTINGS_FILE,
     SCREENSHOTS_DIR,
     RunParts,
     StagedFile,
     StagedFolder,
     crawl_day_dir,
+    crawl_images_store,
     file_stem,
 )
+from monitor.image.fetch import allowed
 from monitor.listing import ListingError, parse_listing
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from scrapy.pipelines.media import MediaPipeline
 
 logger = logging.getLogger(__name__)
 
@@ -220,3 +236,199 @@ class JsonLinesWriterPipeline(_CrawlerComponent):
             return
         self.staged.finish(reason, RunParts.from_settings(self.crawler.settings))
         self.staged = None
+
+
+IMAGE_STATS_PREFIX = "monitor/images/"
+IMAGE_MAXSIZE_SETTING = "MONITOR_IMAGE_MAXSIZE"
+# File name extensions taken from an image URL; the image stage names JPEG "jpg" too.
+IMAGE_EXTENSIONS = {"jpg": "jpg", "jpeg": "jpg", "png": "png", "gif": "gif", "webp": "webp",
+                    "bmp": "bmp"}
+
+
+def image_extension(url: str) -> str:
+    """The stored file's extension: the URL path's image suffix, else "bin"."""
+    suffix = PurePosixPath(urlsplit(url).path).suffix.lower().lstrip(".")
+    return IMAGE_EXTENSIONS.get(suffix, "bin")
+
+
+def image_path(url: str, data: bytes) -> str:
+    """`<sha256[:2]>/<sha256>.<ext>`: where bytes go in the content-addressed image store."""
+    digest = hashlib.sha256(data).hexdigest()
+    return f"{digest[:2]}/{digest}.{image_extension(url)}"
+
+
+def download_failure_reason(error: BaseException | None, maxsize: int) -> str:
+    """A short reason for an image that could not be downloaded."""
+    if isinstance(error, FileException) and str(error):
+        return str(error)
+    if isinstance(error, (DownloadCancelledError, CancelledError)):
+        return f"too large (over {maxsize} bytes)"
+    if isinstance(error, IgnoreRequest):
+        return str(error) or "request ignored"
+    if error is None:
+        return "download failed"
+    name = type(error).__name__
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{name}: {text}"[:300] if text else name
+
+
+class ListingImagesPipeline(FilesPipeline):
+    """Fetch each listing's `image_urls` during the crawl into the shared image store.
+
+    A FilesPipeline, not Scrapy's ImagesPipeline: that one re-encodes every
+    image to JPEG, and the bytes the marketplace served are the evidence. The
+    bytes are kept as they came, by content, under
+    `<data>/images/<sha256[:2]>/<sha256>.<ext>` (FILES_STORE), the store the
+    image stage (`monitor.image.stage`) uses for feeds too; that stage decodes,
+    validates and hashes them, nothing is decoded here.
+
+    A URL the source may not fetch (`monitor.image.fetch.allowed`: a host in
+    neither allowed_domains nor image_domains, link-local, not http) is not
+    requested at all. Allowed requests carry `allow_offsite` (an image_domains
+    host is outside the spider's allowed_domains, and Scrapy 2.19's
+    OffsiteMiddleware filters media requests too) and a `download_maxsize`
+    (MONITOR_IMAGE_MAXSIZE, 10 MB). Redirects are not followed
+    (MEDIA_ALLOW_REDIRECTS is off): a 3xx is an error, so no request leaves the
+    allowed hosts.
+
+    Each image URL is tried once per crawl (a resumed crawl knows its earlier
+    runs' URLs) and gets one line in the day's `images.jsonl`:
+    {"url", "status": "ok"|"error"|"refused", "reason" ('' when ok),
+    "sha256" and "path" (absolute; '' unless ok)}, counted under
+    `monitor/images/<status>`. The file is staged like listings.jsonl. An
+    image that failed because the crawl was being stopped gets no line, so a
+    resumed crawl (or the image stage) tries it again.
+    """
+
+    FILES_URLS_FIELD = "image_urls"
+
+    def __init__(self, store_uri: str, download_func: None = None, *, crawler: Crawler) -> None:
+        super().__init__(store_uri, crawler=crawler)
+        self.images_root = Path(store_uri)
+        self.maxsize = crawler.settings.getint(IMAGE_MAXSIZE_SETTING, 10 * 1024 * 1024)
+        self.manifest: StagedFile | None = None
+        self.seen: set[str] = set()
+        self.pending: dict[int, list[tuple[str, str]]] = {}  # id(item) → (url, request url)
+        self.failures: dict[str, str] = {}  # request url → why its download failed
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        cls._update_stores(crawler.settings)
+        store = crawl_images_store(crawler.settings).resolve()
+        return cls(str(store), crawler=crawler)
+
+    def open_spider(self) -> None:
+        super().open_spider()
+        parts = RunParts.from_settings(self.crawler.settings)
+        self.seen.clear()
+        for path in parts.files(IMAGES_FILE):
+            with path.open(encoding="utf-8") as handle:
+                for line in handle:
+                    try:
+                        self.seen.add(str(json.loads(line)["url"]))
+                    except (ValueError, KeyError, TypeError):
+                        continue
+        day = crawl_day_dir(self.crawler.settings, self.crawler.spider)
+        self.manifest = StagedFile(day / IMAGES_FILE, "w")
+
+    def record(self, url: str, status: str, reason: str = "", sha256: str = "",
+               path: str = "") -> None:
+        """One manifest line and one count for an image URL."""
+        assert self.manifest is not None
+        assert self.crawler.stats is not None
+        line = {"url": url, "status": status, "reason": reason, "sha256": sha256, "path": path}
+        self.manifest.handle.write(
+            json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n"
+        )
+        self.crawler.stats.inc_value(IMAGE_STATS_PREFIX + status)
+        if status != "ok":
+            logger.info("Image %s (%s): %s", status, reason, url)
+
+    def get_media_requests(self, item: Any, info: MediaPipeline.SpiderInfo) -> list[Request]:
+        source = getattr(info.spider, "source", None)
+        urls = ItemAdapter(item).get(self.files_urls_field) or []
+        requests: list[Request] = []
+        pending: list[tuple[str, str]] = []
+        for url in urls if isinstance(urls, list) else []:
+            if not isinstance(url, str) or url in self.seen:
+                continue
+            self.seen.add(url)
+            refusal = allowed(url, source)
+            if refusal:
+                self.record(url, "refused", refusal)
+                continue
+            try:
+                request = Request(
+                    url,
+                    callback=NO_CALLBACK,
+                    meta={"download_maxsize": self.maxsize, "allow_offsite": True},
+                )
+            except ValueError as exc:
+                self.record(url, "error", f"bad URL ({exc})")
+                continue
+            requests.append(request)
+            pending.append((url, request.url))
+        self.pending[id(item)] = pending
+        return requests
+
+    def media_to_download(self, request: Request, info: MediaPipeline.SpiderInfo, *,
+                          item: Any = None) -> None:
+        """Always download: the store is keyed by content, unknown until the bytes are here."""
+        return None
+
+    async def media_downloaded(self, response: Response, request: Request,
+                               info: MediaPipeline.SpiderInfo, *, item: Any = None) -> Any:
+        if response.status != 200:
+            raise FileException(f"HTTP {response.status}")
+        if not response.body:
+            raise FileException("empty response")
+        return await super().media_downloaded(response, request, info, item=item)
+
+    def media_failed(self, failure: Any, request: Request,  # type: ignore[override]
+                     info: MediaPipeline.SpiderInfo) -> None:
+        # Returning instead of raising: MediaPipeline logs every raised failure
+        # at ERROR with a traceback; a missing image is a line in the manifest.
+        self.failures[request.url] = download_failure_reason(failure.value, self.maxsize)
+
+    def file_path(self, request: Request, response: Response | None = None,
+                  info: MediaPipeline.SpiderInfo | None = None, *, item: Any = None) -> str:
+        if response is None:
+            raise ValueError("images are stored by content: the path needs the response")
+        return image_path(request.url, response.body)
+
+    def file_downloaded(self, response: Response, request: Request,
+                        info: MediaPipeline.SpiderInfo, *, item: Any = None) -> str:
+        """Keep the bytes as served (once per content; written atomically); returns the SHA-256."""
+        relative = self.file_path(request, response=response, info=info, item=item)
+        target = self.images_root / relative
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".img-")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(response.body)
+            os.replace(temp, target)
+        return hashlib.sha256(response.body).hexdigest()
+
+    def item_completed(self, results: list[Any], item: Any,
+                       info: MediaPipeline.SpiderInfo) -> Any:
+        pending = self.pending.pop(id(item), [])
+        for (url, request_url), (ok, value) in zip(pending, results, strict=False):
+            reason = self.failures.pop(request_url, "")
+            if ok and isinstance(value, dict) and value.get("checksum"):
+                path = str(self.images_root / value["path"])
+                self.record(url, "ok", "", value["checksum"], path)
+                continue
+            if not self.crawler.crawling:
+                continue  # stopped mid-download: tried again on resume or by the image stage
+            if not reason:
+                error = getattr(value, "value", None) if not ok else None
+                reason = download_failure_reason(error, self.maxsize)
+            self.record(url, "error", reason)
+        return item
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.manifest is None:
+            return
+        self.manifest.finish(reason, RunParts.from_settings(self.crawler.settings))
+        self.manifest = None

@@ -1,7 +1,9 @@
 """The raw zone's layout for one source and day, how its files are replaced, and crawl jobs.
 
 `<data>/raw/<source>/<YYYY-MM-DD>/` holds `listings.jsonl`, `pages.warc.gz`,
-`stats.json` and, for a source rendered in a browser, `dom/<listing>.html`
+`stats.json`, `images.jsonl` (what became of each listing image URL, see
+`pipelines.ListingImagesPipeline`; the images themselves go to the shared,
+content-addressed `<data>/images/`) and, for a source rendered in a browser, `dom/<listing>.html`
 (the serialized rendered DOM) and `screenshots/<listing>.png`. Re-running a
 source for a day must not duplicate anything (DESIGN.md, "Storage"), so each
 file is written to a hidden temporary file beside it and moved over the day's
@@ -44,6 +46,8 @@ logger = logging.getLogger(__name__)
 LISTINGS_FILE = "listings.jsonl"
 WARC_FILE = "pages.warc.gz"
 STATS_FILE = "stats.json"
+IMAGES_FILE = "images.jsonl"
+IMAGES_STORE_DIR = "images"  # under the data root, beside raw/ and jobs/
 DOM_DIR = "dom"
 SCREENSHOTS_DIR = "screenshots"
 JOB_STATE_FILE = "job.json"
@@ -76,6 +80,20 @@ def crawl_day_dir(settings: Any, spider: Any) -> Path:
     if explicit:
         return Path(explicit)
     return day_dir(data_dir(), spider.source.name, spider.day)
+
+
+def crawl_images_store(settings: Any) -> Path:
+    """`<data>/images`, the content-addressed image store the image stage also uses.
+
+    FILES_STORE when set (the runner sets it), else the data root of the
+    runner's day dir (`<data>/raw/<source>/<day>`), else the default data dir.
+    """
+    explicit = settings.get("FILES_STORE")
+    if explicit:
+        return Path(explicit)
+    day = settings.get(DAY_DIR_SETTING)
+    root = Path(day).parents[2] if day else data_dir()
+    return root / IMAGES_STORE_DIR
 
 
 def file_stem(listing_id: str) -> str:

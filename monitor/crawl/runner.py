@@ -40,6 +40,8 @@ from monitor.config import data_dir, parse_day, today
 from monitor.crawl.rawzone import (
     DAY_DIR_SETTING,
     DOM_DIR,
+    IMAGES_FILE,
+    IMAGES_STORE_DIR,
     LISTINGS_FILE,
     PARTS_SETTING,
     RUN_PART_SETTING,
@@ -70,6 +72,9 @@ _SUMMED = (
     "warc_records",
     "dom_files",
     "screenshots",
+    "images_ok",
+    "images_failed",
+    "images_refused",
     "browser_requests",
     "browser_wait_timeouts",
     "retries",
@@ -97,6 +102,7 @@ class CrawlSummary:
     screenshots_dir: Path | None = None
     job_dir: Path | None = None  # where an interrupted crawl waits to be resumed
     resumed: bool = False
+    images_path: Path | None = None  # <day>/images.jsonl: what became of each image URL
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (paths and day as strings)."""
@@ -106,6 +112,7 @@ class CrawlSummary:
             "listings_path": str(self.listings_path),
             "warc_path": str(self.warc_path),
             "stats_path": str(self.stats_path),
+            "images_path": str(self.images_path) if self.images_path else "",
             "dom_dir": str(self.dom_dir) if self.dom_dir else "",
             "screenshots_dir": str(self.screenshots_dir) if self.screenshots_dir else "",
             "job_dir": str(self.job_dir) if self.job_dir else "",
@@ -120,6 +127,9 @@ def summarize_stats(raw: Mapping[str, Any], source: str, day: date) -> dict[str,
     Keys: requests, responses_by_status {"200": n, ...} (string codes, so the
     dict survives a JSON round trip unchanged), items, dropped {reason: n},
     pages (listing pages fetched), warc_records, dom_files, screenshots,
+    images_ok (listing images stored), images_failed (tried and failed: HTTP
+    error, too large, unreachable), images_refused (hosts the source does not
+    allow, never requested),
     browser_requests (every request the browser made: pages, scripts, API
     calls, images), browser_wait_timeouts, retries, robots_forbidden,
     offsite_filtered, blocked_hosts, errors, finish_reason, started_at,
@@ -147,6 +157,9 @@ def summarize_stats(raw: Mapping[str, Any], source: str, day: date) -> dict[str,
         "warc_records": int(raw.get("monitor/warc_records", 0)),
         "dom_files": int(raw.get("monitor/dom_files", 0)),
         "screenshots": int(raw.get("monitor/screenshots", 0)),
+        "images_ok": int(raw.get("monitor/images/ok", 0)),
+        "images_failed": int(raw.get("monitor/images/error", 0)),
+        "images_refused": int(raw.get("monitor/images/refused", 0)),
         "browser_requests": int(raw.get("playwright/request_count", 0)),
         "browser_wait_timeouts": int(raw.get("monitor/browser_wait_timeout", 0)),
         "retries": int(raw.get("retry/count", 0)),
@@ -221,8 +234,9 @@ def run_crawl(
     """Crawl `source` for `search_terms` as the crawl of `day`; write the day's raw files.
 
     Writes `<data_root>/raw/<source>/<day>/{listings.jsonl, pages.warc.gz,
-    stats.json}` (and `dom/`, `screenshots/` for a browser source), replacing
-    a previous run's files for that day. An interrupted crawl of the day is
+    images.jsonl, stats.json}` (and `dom/`, `screenshots/` for a browser
+    source), replacing a previous run's files for that day; listing images go
+    to `<data_root>/images/`, by content. An interrupted crawl of the day is
     resumed unless `fresh`. `settings` overrides the defaults of
     monitor.crawl.settings (e.g. LOG_LEVEL).
 
@@ -262,6 +276,10 @@ def run_crawl(
         if settings:
             scrapy_settings.setdict(dict(settings), priority="cmdline")
         scrapy_settings.set(DAY_DIR_SETTING, str(target), priority="cmdline")
+        # The one content-addressed image store, shared with the image stage.
+        scrapy_settings.set(
+            "FILES_STORE", str(Path(data_root).resolve() / IMAGES_STORE_DIR), priority="cmdline"
+        )
         scrapy_settings.set("JOBDIR", str(job.path), priority="cmdline")
         scrapy_settings.set(PARTS_SETTING, str(job.parts_root), priority="cmdline")
         scrapy_settings.set(RUN_PART_SETTING, job.run_part, priority="cmdline")
@@ -296,6 +314,7 @@ def run_crawl(
         screenshots_dir=target / SCREENSHOTS_DIR if browser else None,
         job_dir=job.path if stats["finish_reason"] != "finished" else None,
         resumed=job.resumed,
+        images_path=target / IMAGES_FILE,
     )
 
 

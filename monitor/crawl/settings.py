@@ -52,6 +52,8 @@ DOWNLOADER_MIDDLEWARES = {
     # Before OffsiteMiddleware (50) and RobotsTxtMiddleware (100): a forbidden
     # host gets no request at all, not even for its robots.txt.
     "monitor.crawl.middlewares.BlockPrivateHostsMiddleware": 40,
+    # Before OffsiteMiddleware: the robots.txt of an image_domains host is read.
+    "monitor.crawl.middlewares.ImageHostRobotsTxtMiddleware": 45,
     # Below RetryMiddleware (550) and HttpCompressionMiddleware (590): it sees
     # the final, decoded response, the bytes the spider parses.
     "monitor.crawl.middlewares.WarcEvidenceMiddleware": 540,
@@ -61,10 +63,22 @@ ITEM_PIPELINES = {
     "monitor.crawl.pipelines.ValidateListingPipeline": 100,
     "monitor.crawl.pipelines.DedupeListingPipeline": 200,
     "monitor.crawl.pipelines.RenderedEvidencePipeline": 300,
+    # Listing images, kept as served in <data>/images by content (FILES_STORE,
+    # set by the runner; see pipelines.ListingImagesPipeline).
+    "monitor.crawl.pipelines.ListingImagesPipeline": 400,
     "monitor.crawl.pipelines.JsonLinesWriterPipeline": 800,
 }
 
 FEED_EXPORT_ENCODING = "utf-8"
+
+# The content-addressed image store, <data>/images: set by the runner; without
+# it the images pipeline derives it from MONITOR_DAY_DIR (or the data dir).
+FILES_STORE = None
+# No redirects for images: a 3xx is recorded as an error, so an image request
+# never leaves the hosts the source allows.
+MEDIA_ALLOW_REDIRECTS = False
+# An image larger than this is not kept (the image stage's cap too: 10 MB).
+MONITOR_IMAGE_MAXSIZE = 10 * 1024 * 1024
 
 # Set by the runner: <data>/raw/<source>/<YYYY-MM-DD>. Without it the
 # components fall back to monitor.config.data_dir().
