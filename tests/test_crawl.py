@@ -25,6 +25,7 @@ import pytest
 from PIL import Image
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
+from scrapy.settings import Settings
 from warcio.archiveiterator import ArchiveIterator
 
 from monitor.config import TZ
@@ -468,7 +469,9 @@ def test_user_agent_is_ours(crawls: dict[str, Any]) -> None:
 def test_retry_after_503(crawls: dict[str, Any]) -> None:
     assert crawls["first_log"].count("/flaky/1003") == 2
     assert "1003" in listings_of(crawls["first_lines"])
-    assert json.loads(crawls["first"].stdout)["stats"]["retries"] >= 1
+    first_stats = json.loads(crawls["first"].stdout)["stats"]
+    assert first_stats["retries"] >= 1
+    assert first_stats["retry_backoff_seconds"] >= 1.0  # the retry waited before going out
 
 
 def test_pagination_and_search_terms(crawls: dict[str, Any]) -> None:
@@ -1119,3 +1122,23 @@ def test_requests_failing_while_stopping_are_fetched_again_on_resume() -> None:
     running, _ = _spider_with_engine(running=True)
     running.on_error(failure(ConnectionLost(), "http://127.0.0.1:8700/item/c", "detail"))
     assert UNFINISHED not in running.state  # an ordinary failure is just that
+
+
+def test_retry_backoff_waits_longer_each_time() -> None:
+    import asyncio
+
+    from monitor.crawl.middlewares import RetryBackoffMiddleware
+
+    waited: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        waited.append(seconds)
+
+    crawler = SimpleNamespace(
+        settings=Settings({"RETRY_BACKOFF_BASE": 1.0, "RETRY_BACKOFF_MAX": 3.0}), stats=None
+    )
+    middleware = RetryBackoffMiddleware(crawler, sleep=fake_sleep)  # type: ignore[arg-type]
+    for retries in (0, 1, 2, 3, 4):
+        request = Request("http://127.0.0.1/item/x", meta={"retry_times": retries})
+        asyncio.run(middleware.process_request(request))
+    assert waited == [1.0, 2.0, 3.0, 3.0]  # none before the first try; capped at the max

@@ -9,6 +9,7 @@ process, and the evidence is the response exactly as the spider will parse it.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import logging
@@ -29,6 +30,7 @@ from monitor.crawl.browser import capture_result
 from monitor.crawl.rawzone import WARC_FILE, RunParts, StagedFile, crawl_day_dir
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
     from typing import Self
 
     from scrapy.crawler import Crawler
@@ -271,3 +273,39 @@ def _http_headers(response: Response) -> StatusAndHeaders:
 
 def _text(value: Any) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+class RetryBackoffMiddleware:
+    """Wait before sending a retried request: exponential backoff with a cap.
+
+    Scrapy's RetryMiddleware re-schedules a request after a 5xx, 429 or a
+    timeout at once, which hammers a marketplace that is already shedding load.
+    A retried request carries `retry_times` in its meta; this waits
+    RETRY_BACKOFF_BASE × 2^(retry_times − 1) seconds (at most
+    RETRY_BACKOFF_MAX) before letting it through, without blocking other
+    requests (an asyncio sleep on Scrapy's asyncio reactor).
+    """
+
+    def __init__(self, crawler: Crawler, sleep: Callable[[float], Awaitable[Any]] | None = None):
+        self.base = crawler.settings.getfloat("RETRY_BACKOFF_BASE", 1.0)
+        self.cap = crawler.settings.getfloat("RETRY_BACKOFF_MAX", 30.0)
+        self.stats = crawler.stats
+        self._sleep = sleep or asyncio.sleep
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def delay_for(self, request: Request) -> float:
+        """Seconds to wait before this request (0 for a first attempt)."""
+        retries = int(request.meta.get("retry_times", 0) or 0)
+        if retries <= 0 or self.base <= 0:
+            return 0.0
+        return min(self.cap, self.base * 2 ** (retries - 1))
+
+    async def process_request(self, request: Request) -> None:
+        delay = self.delay_for(request)
+        if delay:
+            if self.stats is not None:
+                self.stats.inc_value("retry/backoff_seconds", delay)
+            await self._sleep(delay)

@@ -78,6 +78,7 @@ _SUMMED = (
     "browser_requests",
     "browser_wait_timeouts",
     "retries",
+    "retry_backoff_seconds",
     "robots_forbidden",
     "offsite_filtered",
     "blocked_hosts",
@@ -163,6 +164,7 @@ def summarize_stats(raw: Mapping[str, Any], source: str, day: date) -> dict[str,
         "browser_requests": int(raw.get("playwright/request_count", 0)),
         "browser_wait_timeouts": int(raw.get("monitor/browser_wait_timeout", 0)),
         "retries": int(raw.get("retry/count", 0)),
+        "retry_backoff_seconds": float(raw.get("retry/backoff_seconds", 0.0)),
         "robots_forbidden": int(raw.get("robotstxt/forbidden", 0)),
         "offsite_filtered": int(raw.get("offsite/filtered", 0)),
         "blocked_hosts": int(raw.get("blocked_host/count", 0)),
@@ -196,7 +198,7 @@ def merge_stats(earlier: Sequence[Mapping[str, Any]], last: Mapping[str, Any]) -
     runs = [*earlier, last]
     merged = dict(last)
     for key in _SUMMED:
-        merged[key] = sum(int(r.get(key, 0)) for r in runs)
+        merged[key] = sum(r.get(key, 0) or 0 for r in runs)
     for key in _SUMMED_GROUPS:
         total: dict[str, int] = {}
         for run in runs:

@@ -30,6 +30,9 @@ CONCURRENT_REQUESTS_PER_DOMAIN = 4
 RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# ...but not at once: a retried request waits 1 s, 2 s, 4 s (middlewares.RetryBackoffMiddleware).
+RETRY_BACKOFF_BASE = 1.0
+RETRY_BACKOFF_MAX = 30.0
 DOWNLOAD_TIMEOUT = 30
 # A listing page is small; a many-megabyte response is not one.
 DOWNLOAD_MAXSIZE = 32 * 1024 * 1024
@@ -57,6 +60,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Below RetryMiddleware (550) and HttpCompressionMiddleware (590): it sees
     # the final, decoded response, the bytes the spider parses.
     "monitor.crawl.middlewares.WarcEvidenceMiddleware": 540,
+    # A retried request comes back through the chain from the scheduler; it
+    # waits here before it reaches the downloader.
+    "monitor.crawl.middlewares.RetryBackoffMiddleware": 560,
 }
 
 ITEM_PIPELINES = {
