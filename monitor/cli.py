@@ -166,7 +166,8 @@ def _cmd_images(args: argparse.Namespace) -> int:
     with Warehouse(config.db_path(args.db)) as wh:
         result = fetch_images(wh, config.data_dir(args.data), day,
                               sources if sources.is_dir() else None)
-    print(f"images: {result.tried} new URLs, {result.fetched} fetched, "
+    print(f"images: {result.tried} new URLs ({result.from_crawl} fetched during the crawl), "
+          f"{result.fetched} good, "
           f"{result.new_images} new images hashed, {sum(result.problems.values())} not used")
     for problem, n in sorted(result.problems.items()):
         print(f"  {n:>4}  {problem}")

@@ -156,7 +156,8 @@ def run_demo(
                              f"{loaded.changed} changed, {loaded.unchanged} unchanged) into {db}")
             # The images stage needs the marketplace still up: its photos are served there.
             images = fetch_images(wh, data, day)
-            lines.append(f"images: {images.tried} new URLs, {images.fetched} fetched, "
+            lines.append(f"images: {images.tried} new URLs ({images.from_crawl} fetched during "
+                         f"the crawl), {images.fetched} good, "
                          f"{images.new_images} new images hashed, "
                          f"{sum(images.problems.values())} not used")
     finally:
