@@ -26,9 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -55,6 +53,7 @@ from monitor.crawl.rawzone import (
     file_stem,
 )
 from monitor.image.fetch import allowed
+from monitor.image.store import keep, path_for
 from monitor.listing import ListingError, parse_listing
 
 if TYPE_CHECKING:
@@ -251,10 +250,9 @@ def image_extension(url: str) -> str:
     return IMAGE_EXTENSIONS.get(suffix, "bin")
 
 
-def image_path(url: str, data: bytes) -> str:
-    """`<sha256[:2]>/<sha256>.<ext>`: where bytes go in the content-addressed image store."""
-    digest = hashlib.sha256(data).hexdigest()
-    return f"{digest[:2]}/{digest}.{image_extension(url)}"
+def image_path(root: Path, url: str, data: bytes) -> str:
+    """`<sha256[:2]>/<sha256>.<ext>`: where bytes are in the content-addressed image store."""
+    return path_for(root, data, image_extension(url)).relative_to(root).as_posix()
 
 
 def download_failure_reason(error: BaseException | None, maxsize: int) -> str:
@@ -395,19 +393,12 @@ class ListingImagesPipeline(FilesPipeline):
                   info: MediaPipeline.SpiderInfo | None = None, *, item: Any = None) -> str:
         if response is None:
             raise ValueError("images are stored by content: the path needs the response")
-        return image_path(request.url, response.body)
+        return image_path(self.images_root, request.url, response.body)
 
     def file_downloaded(self, response: Response, request: Request,
                         info: MediaPipeline.SpiderInfo, *, item: Any = None) -> str:
         """Keep the bytes as served (once per content; written atomically); returns the SHA-256."""
-        relative = self.file_path(request, response=response, info=info, item=item)
-        target = self.images_root / relative
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".img-")
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(response.body)
-            os.replace(temp, target)
+        keep(self.images_root, response.body, image_extension(request.url))
         return hashlib.sha256(response.body).hexdigest()
 
     def item_completed(self, results: list[Any], item: Any,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from monitor.config import now
 from monitor.crawl.sources import SourceConfig, bundled_sources, load_source
 from monitor.image.fetch import Fetched, decode, fetch
 from monitor.image.hashing import Hashes, compute
+from monitor.image.store import keep
 from monitor.warehouse import Warehouse
 
 FETCH_THREADS = 8
@@ -61,14 +61,7 @@ def _hash(data: bytes) -> Hashes:
 
 
 def _store(root: Path, item: Fetched) -> Path:
-    target = root / item.sha256[:2] / f"{item.sha256}.{_EXT.get(item.format, 'bin')}"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".img-")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(item.data)
-        os.replace(tmp, target)
-    return target
+    return keep(root, item.data, _EXT.get(item.format, "bin"))
 
 
 MANIFEST = "images.jsonl"
