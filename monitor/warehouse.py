@@ -313,7 +313,3 @@ class Warehouse:
                 {"source": source, "day": day, "stats": json.dumps(stats), "now": now()},
             )
 
-
-def open_warehouse(path: Path, read_only: bool = False) -> Warehouse:
-    """Open (and migrate) the warehouse at `path`."""
-    return Warehouse(path, read_only=read_only)

@@ -15,12 +15,6 @@ def jpeg(image: Image.Image, quality: int) -> Image.Image:
     return Image.open(io.BytesIO(buf.getvalue()))
 
 
-def png_bytes(image: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, "PNG")
-    return buf.getvalue()
-
-
 def product_photo(seed: int, size: tuple[int, int] = (900, 700)) -> Image.Image:
     """A busy made-up product photo: a background and coloured blobs."""
     rng = random.Random(seed)

@@ -157,7 +157,6 @@ class _CompiledRight:
     name: str
     readings: tuple[str, ...]
     max_subs: int
-    place_len: int
 
 
 def _max_subs(length: int) -> int:
@@ -229,13 +228,11 @@ class Matcher:
     @staticmethod
     def _compile(right: Right) -> _CompiledRight:
         name = normalize_plain(right.name)
-        place = normalize_plain(right.place)
         return _CompiledRight(
             right=right,
             name=name,
             readings=tuple(name_readings(name)),
             max_subs=_max_subs(len(name)),
-            place_len=len(place) if place and name.startswith(place) else 0,
         )
 
     # -- public -------------------------------------------------------------
