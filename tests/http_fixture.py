@@ -1,7 +1,8 @@
-"""Real HTTP servers on 127.0.0.1 for tests, and a plain GET.
+"""Real HTTP servers on 127.0.0.1 for tests, a plain GET, and a WARC reader.
 
 Each fixture marketplace in the tests differs only in what it answers; the
-serving, the request log (path, User-Agent) and the hit counts live here.
+serving, the request log (path, User-Agent) and the hit counts live here, and
+so does reading back the WARC evidence a crawl of them wrote.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+from warcio.archiveiterator import ArchiveIterator
 
 
 class LoggingServer:
@@ -71,3 +75,23 @@ def fetch(url: str) -> tuple[int, str, bytes]:
             return resp.status, resp.headers.get("Content-Type", ""), resp.read()
     except urllib.error.HTTPError as err:
         return err.code, err.headers.get("Content-Type", ""), err.read()
+
+
+def read_warc(path: Path) -> list[dict[str, Any]]:
+    """Every record of a WARC file: type, URI, date, our SHA-256 header, status, headers, body."""
+    records = []
+    with path.open("rb") as handle:
+        for record in ArchiveIterator(handle):
+            http = record.http_headers
+            records.append(
+                {
+                    "type": record.rec_type,
+                    "uri": record.rec_headers.get_header("WARC-Target-URI"),
+                    "date": record.rec_headers.get_header("WARC-Date"),
+                    "sha256": record.rec_headers.get_header("WARC-Monitor-SHA256"),
+                    "status": http.get_statuscode() if http else None,
+                    "headers": dict(http.headers) if http else {},
+                    "body": record.raw_stream.read(),
+                }
+            )
+    return records

@@ -26,7 +26,6 @@ from PIL import Image
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from scrapy.settings import Settings
-from warcio.archiveiterator import ArchiveIterator
 
 from monitor.config import TZ
 from monitor.crawl import settings as crawl_settings
@@ -60,7 +59,7 @@ from monitor.crawl.spider import (
 from monitor.errors import UserError
 from monitor.listing import FIELDS, ListingError, parse_listing
 
-from .http_fixture import LoggingServer
+from .http_fixture import LoggingServer, read_warc
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2024, 3, 15)  # a past day: the crawl is a backfill
@@ -308,23 +307,6 @@ def run_runner(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
-
-
-def read_warc(path: Path) -> list[dict[str, Any]]:
-    records = []
-    with path.open("rb") as handle:
-        for record in ArchiveIterator(handle):
-            records.append(
-                {
-                    "type": record.rec_type,
-                    "uri": record.rec_headers.get_header("WARC-Target-URI"),
-                    "date": record.rec_headers.get_header("WARC-Date"),
-                    "sha256": record.rec_headers.get_header("WARC-Monitor-SHA256"),
-                    "status": record.http_headers.get_statuscode() if record.http_headers else None,
-                    "body": record.raw_stream.read(),
-                }
-            )
-    return records
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from PIL import Image
-from warcio.archiveiterator import ArchiveIterator
 
 from monitor.crawl import settings as crawl_settings
 from monitor.crawl.browser import chromium_problem
@@ -45,7 +44,7 @@ from monitor.demo.jsmall import JS_CATALOG_PATH
 from monitor.demo.server import PAGE_SIZE, DemoMarketplace, load_catalog
 from monitor.listing import FIELDS, parse_listing
 
-from .http_fixture import LoggingServer, fetch
+from .http_fixture import LoggingServer, fetch, read_warc
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = date(2026, 11, 21)
@@ -63,23 +62,6 @@ def run_runner(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[
         [sys.executable, "-m", "monitor.crawl.runner", *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
     )
-
-
-def read_warc(path: Path) -> list[dict[str, Any]]:
-    out = []
-    with path.open("rb") as handle:
-        for record in ArchiveIterator(handle):
-            out.append(
-                {
-                    "type": record.rec_type,
-                    "uri": record.rec_headers.get_header("WARC-Target-URI"),
-                    "sha256": record.rec_headers.get_header("WARC-Monitor-SHA256"),
-                    "status": record.http_headers.get_statuscode() if record.http_headers else None,
-                    "headers": dict(record.http_headers.headers) if record.http_headers else {},
-                    "body": record.raw_stream.read(),
-                }
-            )
-    return out
 
 
 def sha256(path: Path) -> str:

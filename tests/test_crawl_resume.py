@@ -145,9 +145,8 @@ def warc_records(path: Path) -> list[tuple[str, str | None, bytes]]:
     return out
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_interrupted_crawl_resumes_from_its_queue(tmp_path: Path, sig: int) -> None:
-    shop = SlowShop()
+def slow_crawl(tmp_path: Path, shop: SlowShop) -> tuple[Path, list[str]]:
+    """A source file for the slow shop; returns the data folder and the runner's arguments."""
     source = tmp_path / "slow-mall.yaml"
     source.write_text(
         "name: slow-mall\nallowed_domains: [127.0.0.1]\n"
@@ -158,6 +157,13 @@ def test_interrupted_crawl_resumes_from_its_queue(tmp_path: Path, sig: int) -> N
     data = tmp_path / "data"
     args = ["--source", str(source), "--date", DAY.isoformat(), "--data", str(data),
             "--term", "goji", *SLOW_SETTINGS]
+    return data, args
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_interrupted_crawl_resumes_from_its_queue(tmp_path: Path, sig: int) -> None:
+    shop = SlowShop()
+    data, args = slow_crawl(tmp_path, shop)
     day_dir = data / "raw" / "slow-mall" / DAY.isoformat()
     job_dir = data / "jobs" / "slow-mall" / DAY.isoformat()
     # files of an earlier, finished run of the day: an interrupted run must not touch them
@@ -219,16 +225,7 @@ def test_interrupted_crawl_resumes_from_its_queue(tmp_path: Path, sig: int) -> N
 def test_hard_killed_crawl_starts_over(tmp_path: Path) -> None:
     """After SIGKILL the saved queue cannot be trusted: the next run crawls the day afresh."""
     shop = SlowShop(delay=0.1)
-    source = tmp_path / "slow-mall.yaml"
-    source.write_text(
-        "name: slow-mall\nallowed_domains: [127.0.0.1]\n"
-        f'search_url: "{shop.base}/search?q={{query}}"\n'
-        'listing_links: "a.item-link"\nnext_page: "a.next"\n',
-        encoding="utf-8",
-    )
-    data = tmp_path / "data"
-    args = ["--source", str(source), "--date", DAY.isoformat(), "--data", str(data),
-            "--term", "goji", *SLOW_SETTINGS]
+    data, args = slow_crawl(tmp_path, shop)
     try:
         first = start_runner(*args)
         interrupt_after(first, lambda: len(shop.item_hits()) >= 3, signal.SIGKILL)
