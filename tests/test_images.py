@@ -5,22 +5,23 @@ from __future__ import annotations
 import pytest
 
 from monitor.image.hashing import compute
-from monitor.image.marks import draw_mark
+from monitor.image.marks import MARKED_RIGHTS, draw_mark
 from monitor.image.matching import ImageMatcher, Reference
 from monitor.image.synthetic import (
     COPY_TRANSFORMS,
     TRANSFORMS,
     goji_on_a_plate,
+    mark_references,
     other_wine_bottle,
     product_photo,
 )
 
-RIGHTS = ("ningxia-goji", "yanchi-tan-sheep", "helan-mountain-east-wine")
+RIGHTS = MARKED_RIGHTS
 
 
 @pytest.fixture(scope="module")
 def matcher() -> ImageMatcher:
-    marks = [Reference(r, f"{r}-mark.png", compute(draw_mark(r))) for r in RIGHTS]
+    marks = mark_references()
     photos = [Reference("ningxia-goji", f"auth-{i}", compute(product_photo(500 + i)),
                         owner="demo-mall|shop-1") for i in range(3)]
     return ImageMatcher(marks, photos)

@@ -23,21 +23,22 @@ import numpy as np
 
 from monitor.image.hashing import compute
 from monitor.image.index import HashIndex
-from monitor.image.marks import draw_mark
+from monitor.image.marks import MARKED_RIGHTS, draw_mark
 from monitor.image.matching import ImageMatcher, Reference
 from monitor.image.synthetic import (
     COPY_TRANSFORMS,
     TRANSFORMS,
     goji_on_a_plate,
+    mark_references,
     other_wine_bottle,
     product_photo,
 )
 
-RIGHTS = ("ningxia-goji", "yanchi-tan-sheep", "helan-mountain-east-wine")
+RIGHTS = MARKED_RIGHTS
 
 
 def accuracy(seeds: int) -> None:
-    marks = [Reference(r, f"{r}-mark.png", compute(draw_mark(r))) for r in RIGHTS]
+    marks = mark_references()
     photos = [Reference("ningxia-goji", f"auth-{i}", compute(product_photo(500 + i)),
                         owner="m|authorized") for i in range(seeds)]
     matcher = ImageMatcher(marks, photos)

@@ -68,6 +68,9 @@ _DRAWERS = {
 }
 
 
+MARKED_RIGHTS = tuple(_DRAWERS)  # the rights that have a stand-in mark
+
+
 def draw_mark(right_id: str) -> Image.Image:
     """The project's stand-in mark for one of the bundled rights (RGB, 512×512)."""
     image = Image.new("RGB", (SIZE, SIZE), (255, 255, 255))

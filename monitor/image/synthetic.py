@@ -8,6 +8,10 @@ import random
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
+from monitor.image.hashing import compute
+from monitor.image.marks import MARKED_RIGHTS, draw_mark, mark_file
+from monitor.image.matching import Reference
+
 
 def jpeg(image: Image.Image, quality: int) -> Image.Image:
     buf = io.BytesIO()
@@ -94,3 +98,8 @@ COPY_TRANSFORMS = {
     "colour_shift": lambda im, s: ImageEnhance.Brightness(im).enhance(1.15),
     "crop_90": lambda im, s: im.crop((30, 25, im.width - 30, im.height - 25)),
 }
+
+
+def mark_references() -> list[Reference]:
+    """The stand-in marks of every bundled right, hashed, as image references."""
+    return [Reference(r, mark_file(r), compute(draw_mark(r))) for r in MARKED_RIGHTS]
