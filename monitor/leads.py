@@ -48,9 +48,10 @@ def match_days(
         photos = wh.listing_image_hashes(day)
         rows = []
         sellers_today: set[tuple[str, str]] = set()
-        for listing in wh.snapshots_of_day(day):
+        snapshots = wh.snapshots_of_day(day)
+        referred = matcher.referred_many([(s.title, s.description) for s in snapshots])
+        for listing, matches in zip(snapshots, referred, strict=True):
             summary.listings += 1
-            matches = matcher.referred(listing.title, listing.description)
             key = (listing.source, listing.seller_id)
             hits = images.match(photos.get((listing.source, listing.listing_id), ()),
                                 f"{listing.source}|{listing.seller_id}")
