@@ -17,7 +17,7 @@ from monitor.image.matching import ImageHit, ImageMatcher
 from monitor.image.references import authorized_photos, mark_references
 from monitor.places import jurisdiction
 from monitor.scoring import assess_all
-from monitor.text.matcher import Matcher, Reference, RightMatch
+from monitor.text.matcher import Matcher, Reference, RightMatch, freeze_static_data
 from monitor.warehouse import Warehouse
 from monitor.watchlist import Right, load_rights
 
@@ -40,6 +40,7 @@ def match_days(
     wanted = sorted(set(days)) if days is not None else wh.days()
     by_id = {r.id: r for r in rights}
     matcher = Matcher(rights)
+    freeze_static_data()
     history = wh.seller_lead_days(skip_days=wanted)
     summary = MatchSummary(days=wanted)
     marks = mark_references(rights)
@@ -48,10 +49,9 @@ def match_days(
         photos = wh.listing_image_hashes(day)
         rows = []
         sellers_today: set[tuple[str, str]] = set()
-        snapshots = wh.snapshots_of_day(day)
-        referred = matcher.referred_many([(s.title, s.description) for s in snapshots])
-        for listing, matches in zip(snapshots, referred, strict=True):
+        for listing in wh.snapshots_of_day(day):
             summary.listings += 1
+            matches = matcher.referred(listing.title, listing.description)
             key = (listing.source, listing.seller_id)
             hits = images.match(photos.get((listing.source, listing.listing_id), ()),
                                 f"{listing.source}|{listing.seller_id}")

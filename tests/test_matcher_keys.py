@@ -56,7 +56,7 @@ def test_every_allowed_disguise_contains_a_key_window(length: int, data: st.Data
         len(changed & set(range(offset, offset + size))) <= (1 if allowed else 0)
         for offset, size in windows
     )
-    assert all(0 <= offset and offset + size <= length for offset, size in windows)
+    assert all(offset >= 0 and offset + size <= length for offset, size in windows)
 
 
 def test_a_five_character_name_changed_twice_apart_is_found() -> None:

@@ -1,16 +1,16 @@
 """Does a listing refer to a protected right? (rule 1 of LEAD_RULES.md)
 
-One Aho-Corasick automaton holds, for every right, the pieces a reference can
-be found by: the bigrams of the protected name (any name disguised by at most
-one changed character in four, two in longer names, still contains one of its
-bigrams unchanged), the Latin forms (translations and pinyin), the place part,
-the product terms of the right's class, excluded terms and cultivar names, plus
-the evoking words. A title that hits nothing is done after one pass; a hit is
-then verified where it stands:
+A trigger automaton (Aho-Corasick, ahocorasick-rs) holds everything that can
+start a reference: each protected name and every allowed disguise of it (each
+character swapped for a homophone, near homophone or similar shape: the
+whole name up to four characters, its three- or four-character windows when
+longer, see `_key_windows`), the Latin forms (translations and pinyin) and the
+place part. A text that hits nothing is done after that one pass, the usual
+case. A hit is then worked out where it stands:
 
-- a name-length window around a bigram is compared character by character,
-  every difference having to be a homophone, near homophone or similar shape
-  (`variants.substitution`);
+- a key of a long name fixes the name-length window, which is compared
+  character by character, at most two differences, each a homophone, near
+  homophone or similar shape (`variants.substitution`);
 - a place part followed closely, in the same clause, by a product term of the
   right's class, with only descriptive words between, is a place+product
   reference (rule 1.4);
@@ -19,18 +19,18 @@ then verified where it stands:
 - an excluded term in the title (a seedling, a jar, a map, wool) vetoes the
   right, since the product is outside its class.
 
-Latin forms that are not found exactly are tried with rapidfuzz, which also
-gives the span. Every reference keeps its field, span, form and score so that
-the lead can say exactly why it is one.
+Product, excluded and cultivar terms sit in a second automaton, run only when
+a woken right needs them. Latin text that no Latin form explains exactly is
+tried with rapidfuzz, which also gives the span. Every reference keeps its
+field, span, form and score so that the lead can say exactly why it is one.
 """
 
 from __future__ import annotations
 
+import gc
 import re
-from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from itertools import accumulate, islice
 from typing import NamedTuple
 
 from ahocorasick_rs import AhoCorasick
@@ -241,14 +241,26 @@ def _unexplained_latin(text: str, hits: dict[int, dict[str, _Hits]]) -> bool:
     is rapidfuzz asked (it is the dearest step of the matcher).
     """
     spans = sorted((s, s + n) for kinds in hits.values() for s, n, _ in kinds.get("latin", ()))
-    if not spans:
-        return True
-    pieces, at = [], 0
-    for start, end in spans:
-        pieces.append(text[at:start])
+    at = 0
+    for start, end in spans:  # search between the exact forms (endpos ends a search there)
+        if _LATIN_RUN.search(text, at, start):
+            return True
         at = max(at, end)
-    pieces.append(text[at:])
-    return _LATIN_RUN.search(" ".join(pieces)) is not None
+    return _LATIN_RUN.search(text, at) is not None
+
+
+def freeze_static_data() -> None:
+    """Take what is loaded so far out of the cyclic garbage collector's sight.
+
+    pypinyin's phrase dictionary alone is some 200,000 lists, and a built
+    matcher adds its automata's tables; every full collection during a day's
+    matching would walk them all again, for nothing, since they live as long
+    as the process. Called once the matcher is built, as `gc.freeze`'s
+    documentation suggests for long-lived data (memory freed by reference
+    counting is still freed).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 class Matcher:
@@ -256,7 +268,8 @@ class Matcher:
 
     def __init__(self, rights: Iterable[Right]):
         self.rights = [self._compile(r) for r in rights]
-        self._index = {c.right.id: i for i, c in enumerate(self.rights)}
+        self._vetoable = {c.right.id: i for i, c in enumerate(self.rights)
+                          if c.right.excluded_terms}
         self._latin: list[dict[str, str]] = [_latin_forms(c.right) for c in self.rights]
         triggers: dict[str, list[tuple[str, int, object]]] = {}
         context: dict[str, list[tuple[str, int, object]]] = {}
@@ -336,63 +349,14 @@ class Matcher:
 
     def match(self, title: str, description: str = "") -> dict[str, RightMatch]:
         """Every right the listing refers to (vetoed rights included, with the veto)."""
-        return self._match(title, description, None, None)
-
-    def referred(self, title: str, description: str = "") -> dict[str, RightMatch]:
-        """Only the rights the listing really refers to (rule 1, exclusions applied)."""
-        return {k: v for k, v in self.match(title, description).items() if v.refers}
-
-    def match_many(
-        self, listings: Iterable[tuple[str, str]], chunk: int = 1024
-    ) -> Iterator[dict[str, RightMatch]]:
-        """`match` for each (title, description), screening them together a chunk at a time.
-
-        Most listings name nothing protected. Their texts are folded one by
-        one, then joined and searched in one automaton pass and one regex pass
-        (a line break never survives folding, so it can only be a boundary);
-        only the listings with a hit go through `match`, with their folded
-        texts reused. Results come a chunk at a time so that a day of listings
-        never has to be held in memory twice. The daily match stage works this way.
-        """
-        pending = iter(listings)
-        while batch := list(islice(pending, chunk)):
-            yield from self._match_chunk(batch)
-
-    def referred_many(
-        self, listings: Iterable[tuple[str, str]], chunk: int = 1024
-    ) -> Iterator[dict[str, RightMatch]]:
-        """`referred` for each (title, description), screened together (see `match_many`)."""
-        for found in self.match_many(listings, chunk):
-            yield {k: v for k, v in found.items() if v.refers}
-
-    def _match_chunk(self, listings: list[tuple[str, str]]) -> list[dict[str, RightMatch]]:
-        titles = [fold(title) if title else "" for title, _ in listings]
-        descriptions = [fold(description) if description else "" for _, description in listings]
-        texts = titles + descriptions
-        joined = "\n".join(texts)
-        ends = list(accumulate(len(text) + 1 for text in texts))
-        hits = self._triggers.find_matches_as_indexes(joined, overlapping=True)
-        flagged = {bisect_right(ends, start) for _, start, _ in hits}
-        flagged.update(bisect_right(ends, hit.start()) for hit in _LATIN_RUN.finditer(joined))
-        count = len(listings)
-        return [
-            self._match(title, description, titles[i], descriptions[i])
-            if i in flagged or i + count in flagged else {}
-            for i, (title, description) in enumerate(listings)
-        ]
-
-    def _match(
-        self, title: str, description: str, title_folded: str | None,
-        description_folded: str | None,
-    ) -> dict[str, RightMatch]:
         found: dict[str, RightMatch] = {}
-        scan = self._field("title", title, title_folded, found) if title else None
+        scan = self._field("title", title, found) if title else None
         if description:
-            self._field("description", description, description_folded, found)
+            self._field("description", description, found)
         if found and title:
             for right_id, right_match in found.items():
-                index = self._index[right_id]
-                if not self.rights[index].right.excluded_terms:
+                index = self._vetoable.get(right_id)
+                if index is None:  # no excluded terms
                     continue
                 if scan is None:  # found in the description only
                     scan = _FieldScan(self, normalize(title))
@@ -400,6 +364,13 @@ class Matcher:
                 if excluded:
                     right_match.vetoed_by = self._veto(scan.norm, excluded)
         return found
+
+    def referred(self, title: str, description: str = "") -> dict[str, RightMatch]:
+        """Only the rights the listing really refers to (rule 1, exclusions applied)."""
+        found = self.match(title, description)
+        if not found:
+            return found
+        return {k: v for k, v in found.items() if v.refers}
 
     # -- scanning -----------------------------------------------------------
 
@@ -409,7 +380,7 @@ class Matcher:
         return [(start, end, values[key]) for key, start, end in found]
 
     def _field(
-        self, field_name: str, text: str, folded: str | None, found: dict[str, RightMatch]
+        self, field_name: str, text: str, found: dict[str, RightMatch]
     ) -> _FieldScan | None:
         """Find the references in one field, adding them to `found`.
 
@@ -417,8 +388,7 @@ class Matcher:
         when nothing in it could start a reference: the common case, settled by
         one `str.translate`, one automaton pass and one regex search.
         """
-        if folded is None:
-            folded = fold(text)
+        folded = fold(text)
         triggers = self._triggers.find_matches_as_indexes(folded, overlapping=True)
         latin = _LATIN_RUN.search(folded) is not None
         if not triggers and not latin:
@@ -436,13 +406,13 @@ class Matcher:
         for index in sorted(hits.keys() | fuzzy.keys()) if fuzzy else sorted(hits):
             c = self.rights[index]
             kinds = hits.get(index, {})
-            refs = []
+            refs: list[Reference] = []
             spans: list[tuple[int, int]] = []  # normalized spans of the names found
             if "name" in kinds:
                 cultivars = scan.passive(index).get("cultivar") if c.right.cultivars else None
-                names = self._names(c, norm, kinds["name"], cultivars)
-                refs = [self._name_ref(c, field_name, norm, s, subs) for s, subs in names]
-                spans = [(s, s + len(c.name)) for s, _ in names]
+                for s, subs in self._names(c, norm, kinds["name"], cultivars):
+                    refs.append(self._name_ref(c, field_name, norm, s, subs))
+                    spans.append((s, s + len(c.name)))
             if "latin" in kinds:
                 refs += self._latin_refs(index, field_name, norm, kinds["latin"])
             if index in fuzzy:
@@ -504,6 +474,10 @@ class Matcher:
         keep the one with fewer changes, then the earlier.
         """
         m = len(c.name)
+        if len(keys) == 1 and not cultivars and m <= 4:  # the usual case: one plain hit
+            pos, _, (offset, change) = keys[0]  # type: ignore[misc]
+            s = pos - offset
+            return [(s, change)] if s >= 0 and s + m <= len(norm.text) else []
         masked = [(s, s + n) for s, n, _ in cultivars or ()]
         candidates: list[tuple[int, tuple[tuple[str, str, str], ...]]] = []
         tried: set[int] = set()
@@ -563,25 +537,23 @@ class Matcher:
             gaps = norm.gaps(s, s + m)
             spaced = "separator" in gaps or gaps.count("space") >= 2
             form = "separators" if spaced else "exact"
-        score = _BASE_SCORE[form] - 0.05 * max(0, len(subs) - 1)
+        score = _BASE_SCORE[form]
+        if len(subs) > 1:
+            score = round(score - 0.05 * (len(subs) - 1), 3)
         start, end = span or norm.span(s, s + m)
         return Reference(c.right.id, form, field_name, start, end, norm.original[start:end],
-                         round(score, 3), detail, self._evoking(norm.text, s, s + m))
+                         score, detail, self._evoking(norm.text, s, s + m))
 
     def _latin_refs(
         self, index: int, field_name: str, norm: Normalized, exact: list[tuple[int, int, object]]
     ) -> list[Reference]:
-        c = self.rights[index]
+        right_id = self.rights[index].right.id
         refs: list[Reference] = []
-        seen_forms: set[str] = set()
         for s, n, kind in exact:
-            form_text = norm.text[s : s + n]
-            seen_forms.add(form_text)
             start, end = norm.span(s, s + n)
-            refs.append(
-                Reference(c.right.id, str(kind), field_name, start, end, norm.original[start:end],
-                          _BASE_SCORE[str(kind)], evoking=self._evoking(norm.text, s, s + n))
-            )
+            refs.append(Reference(right_id, str(kind), field_name, start, end,
+                                  norm.original[start:end], _BASE_SCORE[str(kind)], "",
+                                  self._evoking(norm.text, s, s + n)))
         return refs
 
     def _fuzzy_ref(
