@@ -17,7 +17,7 @@ from monitor.image.matching import ImageHit, ImageMatcher
 from monitor.image.references import authorized_photos, mark_references
 from monitor.places import jurisdiction
 from monitor.scoring import assess_all
-from monitor.text.matcher import Matcher, Reference, RightMatch
+from monitor.text.matcher import Matcher, Reference, RightMatch, freeze_static_data
 from monitor.warehouse import Warehouse
 from monitor.watchlist import Right, load_rights
 
@@ -40,6 +40,7 @@ def match_days(
     wanted = sorted(set(days)) if days is not None else wh.days()
     by_id = {r.id: r for r in rights}
     matcher = Matcher(rights)
+    freeze_static_data()
     history = wh.seller_lead_days(skip_days=wanted)
     summary = MatchSummary(days=wanted)
     marks = mark_references(rights)

@@ -1,16 +1,16 @@
 """Does a listing refer to a protected right? (rule 1 of LEAD_RULES.md)
 
-One Aho-Corasick automaton holds, for every right, the pieces a reference can
-be found by: the bigrams of the protected name (any name disguised by at most
-one changed character in four, two in longer names, still contains one of its
-bigrams unchanged), the Latin forms (translations and pinyin), the place part,
-the product terms of the right's class, excluded terms and cultivar names, plus
-the evoking words. A title that hits nothing is done after one pass; a hit is
-then verified where it stands:
+A trigger automaton (Aho-Corasick, ahocorasick-rs) holds everything that can
+start a reference: each protected name and every allowed disguise of it (each
+character swapped for a homophone, near homophone or similar shape: the
+whole name up to four characters, its three- or four-character windows when
+longer, see `_key_windows`), the Latin forms (translations and pinyin) and the
+place part. A text that hits nothing is done after that one pass, the usual
+case. A hit is then worked out where it stands:
 
-- a name-length window around a bigram is compared character by character,
-  every difference having to be a homophone, near homophone or similar shape
-  (`variants.substitution`);
+- a key of a long name fixes the name-length window, which is compared
+  character by character, at most two differences, each a homophone, near
+  homophone or similar shape (`variants.substitution`);
 - a place part followed closely, in the same clause, by a product term of the
   right's class, with only descriptive words between, is a place+product
   reference (rule 1.4);
@@ -19,22 +19,25 @@ then verified where it stands:
 - an excluded term in the title (a seedling, a jar, a map, wool) vetoes the
   right, since the product is outside its class.
 
-Latin forms that are not found exactly are tried with rapidfuzz, which also
-gives the span. Every reference keeps its field, span, form and score so that
-the lead can say exactly why it is one.
+Product, excluded and cultivar terms sit in a second automaton, run only when
+a woken right needs them. Latin text that no Latin form explains exactly is
+tried with rapidfuzz, which also gives the span. Every reference keeps its
+field, span, form and score so that the lead can say exactly why it is one.
 """
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-import ahocorasick
+from ahocorasick_rs import AhoCorasick
 from rapidfuzz import fuzz, process
 
-from monitor.text.normalize import Normalized, normalize, normalize_plain
-from monitor.text.variants import name_readings, substitution
+from monitor.text.normalize import Normalized, fold, normalize, normalize_plain
+from monitor.text.variants import name_readings, stand_ins, substitution
 from monitor.watchlist import Right
 
 EVOKING_AFTER = ("同款", "风味", "口味", "风格", "平替", "工艺", "类", "型", "式")
@@ -55,7 +58,6 @@ OTHER_PRODUCTS = (
 )
 MAX_GAP = 10  # normalized characters between a place part and a product term
 MIN_FUZZY_LATIN = 10  # shortest Latin form tried with rapidfuzz
-_TRIGGERS = frozenset({"bigram", "latin", "place"})  # hit kinds that can start a reference
 _LATIN_RUN = re.compile(r"[a-z]{4}")  # fuzzy Latin matching only where there are words
 FUZZY_CUTOFF = 90.0
 
@@ -85,9 +87,12 @@ _BASE_SCORE = {
 _SUB_LABEL = {"homophone": "同音", "near_homophone": "近音", "shape": "形近"}
 
 
-@dataclass(frozen=True)
-class Reference:
-    """One place in a listing where it refers to a right."""
+class Reference(NamedTuple):
+    """One place in a listing where it refers to a right.
+
+    A named tuple rather than a dataclass: one is made for every reference in
+    every listing, and a tuple is the cheapest immutable record Python has.
+    """
 
     right_id: str
     form: str
@@ -135,20 +140,55 @@ class RightMatch:
         return max(self.references, key=lambda r: r.score)
 
 
-# An automaton value: (key length, trigger entries, passive entries by right, boundary?)
-_Payload = tuple[int, tuple[tuple[str, int, object], ...],
-                 dict[int, tuple[tuple[str, object], ...]], bool]
+# What a trigger hit means: entries (kind, right index, extra).
+_Trigger = tuple[tuple[str, int, object], ...]
+# What a context hit means: (entries by right index, does it end a descriptive gap?)
+_Context = tuple[dict[int, tuple[tuple[str, object], ...]], bool]
+_Hits = list[tuple[int, int, object]]  # (start, length, extra)
+_ContextHits = list[tuple[int, int, _Context]]  # (start, end, meaning)
 
 
-def _passive(
-    raw: list[tuple[int, _Payload]], index: int
-) -> dict[str, list[tuple[int, int, object]]]:
+def _passive(raw: _ContextHits, index: int) -> dict[str, _Hits]:
     """The product, excluded and cultivar hits of one right, by kind."""
-    out: dict[str, list[tuple[int, int, object]]] = {}
-    for start, (length, _, passive, _) in raw:
+    out: dict[str, _Hits] = {}
+    for start, end, (passive, _) in raw:
         for kind, extra in passive.get(index, ()):
-            out.setdefault(kind, []).append((start, length, extra))
+            out.setdefault(kind, []).append((start, end - start, extra))
     return out
+
+
+class _FieldScan:
+    """One field's normalized text, and its context hits, worked out once and only if asked.
+
+    Product, excluded and cultivar terms matter only for some rights (those
+    with cultivars or exclusions, or found by their place), so the second
+    automaton pass is made only when one of those is woken up.
+    """
+
+    __slots__ = ("norm", "_matcher", "_context", "_passives")
+
+    def __init__(self, matcher: Matcher, norm: Normalized):
+        self.norm = norm
+        self._matcher = matcher
+        self._context: _ContextHits | None = None
+        self._passives: dict[int, dict[str, _Hits]] = {}
+
+    @property
+    def context(self) -> _ContextHits:
+        if self._context is None:
+            self._context = self._matcher._context_hits(self.norm.text)
+        return self._context
+
+    def passive(self, index: int) -> dict[str, _Hits]:
+        """The product, excluded and cultivar hits of one right, by kind."""
+        got = self._passives.get(index)
+        if got is None:
+            got = self._passives[index] = _passive(self.context, index)
+        return got
+
+    def boundaries(self) -> list[int]:
+        """Where another place or product is named (a place+product gap stops there)."""
+        return [start for start, _, (_, boundary) in self.context if boundary]
 
 
 @dataclass(frozen=True)
@@ -165,6 +205,24 @@ def _max_subs(length: int) -> int:
     return 1 if length == 4 else 0
 
 
+def _key_windows(length: int) -> list[tuple[int, int]]:
+    """(offset, size) of the parts of a name whose one-change forms are automaton keys.
+
+    Chosen so that any allowed disguise of the whole name contains one of them
+    with at most one change: the whole name up to four characters (at most one
+    change allowed), every three characters of a name of five to seven, and
+    every four of a longer one (two changes among eight or more characters
+    always leave four in a row with at most one). Shorter than two characters
+    is not a name a title can be said to use.
+    """
+    if length < 2:
+        return []
+    if length <= 4:
+        return [(0, length)]
+    size = 4 if length >= 8 else 3
+    return [(offset, size) for offset in range(length - size + 1)]
+
+
 def _latin_forms(right: Right) -> dict[str, str]:
     """Normalized Latin form → 'pinyin' or 'translation'."""
     pinyin = "".join(name_readings(right.name))
@@ -176,45 +234,80 @@ def _latin_forms(right: Right) -> dict[str, str]:
     return forms
 
 
+def _unexplained_latin(text: str, hits: dict[int, dict[str, _Hits]]) -> bool:
+    """Is there a run of Latin letters left once the exactly found Latin forms are taken out?
+
+    Only such a run can hold a Latin form written approximately, so only then
+    is rapidfuzz asked (it is the dearest step of the matcher).
+    """
+    spans = sorted((s, s + n) for kinds in hits.values() for s, n, _ in kinds.get("latin", ()))
+    at = 0
+    for start, end in spans:  # search between the exact forms (endpos ends a search there)
+        if _LATIN_RUN.search(text, at, start):
+            return True
+        at = max(at, end)
+    return _LATIN_RUN.search(text, at) is not None
+
+
+def freeze_static_data() -> None:
+    """Take what is loaded so far out of the cyclic garbage collector's sight.
+
+    pypinyin's phrase dictionary alone is some 200,000 lists, and a built
+    matcher adds its automata's tables; every full collection during a day's
+    matching would walk them all again, for nothing, since they live as long
+    as the process. Called once the matcher is built, as `gc.freeze`'s
+    documentation suggests for long-lived data (memory freed by reference
+    counting is still freed).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 class Matcher:
     """Finds references to a set of rights in listing titles and descriptions."""
 
     def __init__(self, rights: Iterable[Right]):
         self.rights = [self._compile(r) for r in rights]
+        self._vetoable = {c.right.id: i for i, c in enumerate(self.rights)
+                          if c.right.excluded_terms}
         self._latin: list[dict[str, str]] = [_latin_forms(c.right) for c in self.rights]
-        auto = ahocorasick.Automaton()
-        entries: dict[str, list[tuple[str, int, object]]] = {}
+        triggers: dict[str, list[tuple[str, int, object]]] = {}
+        context: dict[str, list[tuple[str, int, object]]] = {}
 
-        def add(key: str, kind: str, index: int, extra: object = None) -> None:
+        def add(table: dict[str, list[tuple[str, int, object]]], key: str, kind: str,
+                index: int, extra: object = None) -> None:
             if key:
-                entries.setdefault(key, []).append((kind, index, extra))
+                table.setdefault(key, []).append((kind, index, extra))
 
         for i, c in enumerate(self.rights):
-            for j in range(len(c.name) - 1):
-                add(c.name[j : j + 2], "bigram", i, j)
+            for key, extra in self._name_keys(c):
+                add(triggers, key, "name", i, extra)
             for form, kind in self._latin[i].items():
-                add(form, "latin", i, kind)
-            add(normalize_plain(c.right.place), "place", i)
+                add(triggers, form, "latin", i, kind)
+            add(triggers, normalize_plain(c.right.place), "place", i)
             for term in c.right.product_terms:
-                add(normalize_plain(term), "product", i)
+                add(context, normalize_plain(term), "product", i)
             for term in c.right.excluded_terms:
-                add(normalize_plain(term), "excluded", i)
+                add(context, normalize_plain(term), "excluded", i)
             for term in c.right.cultivars:
-                add(normalize_plain(term), "cultivar", i)
+                add(context, normalize_plain(term), "cultivar", i)
         for word in OTHER_PLACES + OTHER_PRODUCTS:
-            add(word, "not_descriptive", -1)
-        for key, values in entries.items():
-            # Trigger kinds can start a reference and are read on every hit; the
-            # others (product, excluded, cultivar terms, shared by many rights)
-            # are looked up per right only for rights a trigger woke up.
-            triggers = tuple(v for v in values if v[0] in _TRIGGERS)
+            add(context, word, "not_descriptive", -1)
+
+        self._trigger_keys = list(triggers)
+        self._trigger_values: list[_Trigger] = [tuple(triggers[k]) for k in self._trigger_keys]
+        self._triggers = AhoCorasick(self._trigger_keys)
+        # Product, excluded and cultivar terms (shared by many rights, common in
+        # titles) are looked for only in a text where a trigger woke a right up.
+        self._context_values: list[_Context] = []
+        for values in context.values():
             passive: dict[int, list[tuple[str, object]]] = {}
             for kind, index, extra in values:
-                if kind not in _TRIGGERS and index >= 0:
+                if index >= 0:
                     passive.setdefault(index, []).append((kind, extra))
             boundary = any(index < 0 for _, index, _ in values)
-            auto.add_word(key, (len(key), triggers,
-                                {i: tuple(v) for i, v in passive.items()}, boundary))
+            self._context_values.append(({i: tuple(v) for i, v in passive.items()}, boundary))
+        self._context = AhoCorasick(list(context))
         self._fuzzy_owners = [
             (i, form, kind)
             for i, forms in enumerate(self._latin)
@@ -222,8 +315,6 @@ class Matcher:
             if len(form) >= MIN_FUZZY_LATIN
         ]
         self._fuzzy_forms = [form for _, form, _ in self._fuzzy_owners]
-        auto.make_automaton()
-        self._auto = auto
 
     @staticmethod
     def _compile(right: Right) -> _CompiledRight:
@@ -235,67 +326,112 @@ class Matcher:
             max_subs=_max_subs(len(name)),
         )
 
+    @staticmethod
+    def _name_keys(
+        c: _CompiledRight,
+    ) -> Iterable[tuple[str, tuple[int, tuple[tuple[str, str, str], ...]]]]:
+        """Automaton keys for a name: each key window, plain and with one character changed.
+
+        The extra value is (offset of the window in the name, the change as
+        ((text character, name character, kind),) or ()).
+        """
+        for offset, size in _key_windows(len(c.name)):
+            window = c.name[offset : offset + size]
+            yield window, (offset, ())
+            if not c.max_subs:
+                continue
+            for k in range(size):
+                at = offset + k
+                for ch, kind in stand_ins(c.name[at], c.readings[at]).items():
+                    yield window[:k] + ch + window[k + 1 :], (offset, ((ch, c.name[at], kind),))
+
     # -- public -------------------------------------------------------------
 
     def match(self, title: str, description: str = "") -> dict[str, RightMatch]:
         """Every right the listing refers to (vetoed rights included, with the veto)."""
         found: dict[str, RightMatch] = {}
-        title_scan: tuple[Normalized, list[tuple[int, _Payload]]] | None = None
-        for field_name, text in (("title", title), ("description", description)):
-            if not text:
-                continue
-            norm = normalize(text)
-            raw = [(end - payload[0] + 1, payload) for end, payload in self._auto.iter(norm.text)]
-            if field_name == "title":
-                title_scan = (norm, raw)
-            self._scan(field_name, norm, raw, found)
-        if title_scan is not None and found:
-            norm, raw = title_scan
-            for index, c in enumerate(self.rights):
-                if c.right.id in found:
-                    excluded = _passive(raw, index).get("excluded", [])
-                    found[c.right.id].vetoed_by = self._veto(norm, excluded)
+        scan = self._field("title", title, found) if title else None
+        if description:
+            self._field("description", description, found)
+        if found and title:
+            for right_id, right_match in found.items():
+                index = self._vetoable.get(right_id)
+                if index is None:  # no excluded terms
+                    continue
+                if scan is None:  # found in the description only
+                    scan = _FieldScan(self, normalize(title))
+                excluded = scan.passive(index).get("excluded")
+                if excluded:
+                    right_match.vetoed_by = self._veto(scan.norm, excluded)
         return found
 
     def referred(self, title: str, description: str = "") -> dict[str, RightMatch]:
         """Only the rights the listing really refers to (rule 1, exclusions applied)."""
-        return {k: v for k, v in self.match(title, description).items() if v.refers}
+        found = self.match(title, description)
+        if not found:
+            return found
+        return {k: v for k, v in found.items() if v.refers}
 
     # -- scanning -----------------------------------------------------------
 
-    def _scan(
-        self,
-        field_name: str,
-        norm: Normalized,
-        raw: list[tuple[int, _Payload]],
-        found: dict[str, RightMatch],
-    ) -> None:
-        text = norm.text
-        hits: dict[int, dict[str, list[tuple[int, int, object]]]] = {}
-        boundaries: list[int] = []
-        for start, (length, triggers, _, boundary) in raw:
-            for kind, index, extra in triggers:
-                hits.setdefault(index, {}).setdefault(kind, []).append((start, length, extra))
-            if boundary:
-                boundaries.append(start)
-        fuzzy = self._fuzzy_latin(text, hits) if _LATIN_RUN.search(text) else {}
-        for index in sorted(hits.keys() | fuzzy.keys()):
+    def _context_hits(self, text: str) -> _ContextHits:
+        found = self._context.find_matches_as_indexes(text, overlapping=True)
+        values = self._context_values
+        return [(start, end, values[key]) for key, start, end in found]
+
+    def _field(
+        self, field_name: str, text: str, found: dict[str, RightMatch]
+    ) -> _FieldScan | None:
+        """Find the references in one field, adding them to `found`.
+
+        Returns the field's scan (the title's is needed for vetoes), or None
+        when nothing in it could start a reference: the common case, settled by
+        one `str.translate`, one automaton pass and one regex search.
+        """
+        folded = fold(text)
+        triggers = self._triggers.find_matches_as_indexes(folded, overlapping=True)
+        latin = _LATIN_RUN.search(folded) is not None
+        if not triggers and not latin:
+            return None
+        scan = _FieldScan(self, Normalized(text, folded))
+        norm = scan.norm
+        hits: dict[int, dict[str, _Hits]] = {}
+        values = self._trigger_values
+        for key, start, end in triggers:
+            for kind, index, extra in values[key]:
+                hits.setdefault(index, {}).setdefault(kind, []).append((start, end - start, extra))
+        fuzzy = {}
+        if latin and _unexplained_latin(folded, hits):
+            fuzzy = self._fuzzy_latin(folded, hits)
+        for index in sorted(hits.keys() | fuzzy.keys()) if fuzzy else sorted(hits):
             c = self.rights[index]
             kinds = hits.get(index, {})
-            passive = _passive(raw, index)
-            refs = self._names(c, field_name, norm, kinds.get("bigram", []),
-                               passive.get("cultivar", []))
-            refs += self._latin_refs(index, field_name, norm, kinds.get("latin", []))
+            refs: list[Reference] = []
+            spans: list[tuple[int, int]] = []  # normalized spans of the names found
+            if "name" in kinds:
+                cultivars = scan.passive(index).get("cultivar") if c.right.cultivars else None
+                for s, subs in self._names(c, norm, kinds["name"], cultivars):
+                    refs.append(self._name_ref(c, field_name, norm, s, subs))
+                    spans.append((s, s + len(c.name)))
+            if "latin" in kinds:
+                refs += self._latin_refs(index, field_name, norm, kinds["latin"])
             if index in fuzzy:
                 refs.append(self._fuzzy_ref(index, field_name, norm, *fuzzy[index]))
-            if c.right.place:
-                refs += self._splits(c, field_name, norm, kinds.get("place", []),
-                                     passive.get("product", []), refs, boundaries)
+            if "place" in kinds:
+                products = scan.passive(index).get("product")
+                if products:
+                    refs += self._splits(c, field_name, norm, kinds["place"], products, refs,
+                                         spans, scan.boundaries())
             if refs:
-                found.setdefault(c.right.id, RightMatch(c.right.id)).references.extend(refs)
+                right_match = found.get(c.right.id)
+                if right_match is None:
+                    found[c.right.id] = RightMatch(c.right.id, refs)
+                else:
+                    right_match.references.extend(refs)
+        return scan
 
     def _fuzzy_latin(
-        self, text: str, hits: dict[int, dict[str, list[tuple[int, int, object]]]]
+        self, text: str, hits: dict[int, dict[str, _Hits]]
     ) -> dict[int, tuple[str, str]]:
         """Latin forms found only approximately: right index → (form, kind).
 
@@ -315,6 +451,8 @@ class Matcher:
     def _evoking(self, text: str, start: int, end: int) -> str:
         before = text[max(0, start - 2) : start]
         after = text[end : end + 2]
+        if not before.endswith(EVOKING_BEFORE) and not after.startswith(EVOKING_AFTER):
+            return ""
         for word in EVOKING_BEFORE:
             if before.endswith(word):
                 return word
@@ -326,44 +464,56 @@ class Matcher:
     def _names(
         self,
         c: _CompiledRight,
-        field_name: str,
         norm: Normalized,
-        bigrams: list[tuple[int, int, object]],
-        cultivars: list[tuple[int, int, object]],
-    ) -> list[Reference]:
+        keys: _Hits,
+        cultivars: _Hits | None,
+    ) -> list[tuple[int, tuple[tuple[str, str, str], ...]]]:
+        """Where the name stands, plain or disguised, from the keys of it that were hit.
+
+        Each is (normalized start, changed characters); overlapping candidates
+        keep the one with fewer changes, then the earlier.
+        """
         m = len(c.name)
-        starts = sorted({pos - int(offset) for pos, _, offset in bigrams})  # type: ignore[arg-type]
-        masked = [(s, s + n) for s, n, _ in cultivars]
-        candidates: list[tuple[int, int, Reference]] = []
-        for s in starts:
-            if s < 0 or s + m > len(norm.text):
+        if len(keys) == 1 and not cultivars and m <= 4:  # the usual case: one plain hit
+            pos, _, (offset, change) = keys[0]  # type: ignore[misc]
+            s = pos - offset
+            return [(s, change)] if s >= 0 and s + m <= len(norm.text) else []
+        masked = [(s, s + n) for s, n, _ in cultivars or ()]
+        candidates: list[tuple[int, tuple[tuple[str, str, str], ...]]] = []
+        tried: set[int] = set()
+        for pos, _, extra in keys:
+            offset, change = extra  # type: ignore[misc]
+            s = pos - offset
+            if s in tried or s < 0 or s + m > len(norm.text):
                 continue
-            if any(a < s + m and s < b for a, b in masked):
+            tried.add(s)
+            if masked and any(a < s + m and s < b for a, b in masked):
                 continue
-            window = norm.text[s : s + m]
-            if window == c.name:
-                candidates.append((0, s, self._name_ref(c, field_name, norm, s, [])))
+            if m <= 4:  # the key was the whole name: its change is the only one
+                candidates.append((s, change))
                 continue
-            subs: list[tuple[str, str, str]] = []
-            for ch, name_ch, reading in zip(window, c.name, c.readings, strict=True):
-                kind = substitution(name_ch, reading, ch)
-                if kind is None:
-                    subs = []
-                    break
-                if kind != "exact":
-                    subs.append((ch, name_ch, kind))
-            else:
-                if len(subs) > c.max_subs:
-                    continue
-                candidates.append((len(subs), s, self._name_ref(c, field_name, norm, s, subs)))
-        chosen: list[Reference] = []
-        taken: list[tuple[int, int]] = []
-        for _, s, ref in sorted(candidates, key=lambda t: (t[0], t[1])):
-            if any(a < s + m and s < b for a, b in taken):
-                continue
-            taken.append((s, s + m))
-            chosen.append(ref)
+            verified = self._changes(c, norm.text[s : s + m])
+            if verified is not None:
+                candidates.append((s, verified))
+        if len(candidates) <= 1:
+            return candidates
+        chosen: list[tuple[int, tuple[tuple[str, str, str], ...]]] = []
+        for s, subs in sorted(candidates, key=lambda t: (len(t[1]), t[0])):
+            if not any(a < s + m and s < a + m for a, _ in chosen):
+                chosen.append((s, subs))
         return chosen
+
+    @staticmethod
+    def _changes(c: _CompiledRight, window: str) -> tuple[tuple[str, str, str], ...] | None:
+        """The changed characters of a name-length window, or None if it is not the name."""
+        subs: list[tuple[str, str, str]] = []
+        for ch, name_ch, reading in zip(window, c.name, c.readings, strict=True):
+            kind = substitution(name_ch, reading, ch)
+            if kind is None:
+                return None
+            if kind != "exact":
+                subs.append((ch, name_ch, kind))
+        return tuple(subs) if len(subs) <= c.max_subs else None
 
     def _name_ref(
         self,
@@ -371,50 +521,39 @@ class Matcher:
         field_name: str,
         norm: Normalized,
         s: int,
-        subs: list[tuple[str, str, str]],
+        subs: tuple[tuple[str, str, str], ...],
     ) -> Reference:
         m = len(c.name)
-        window = norm.chars[s : s + m]
         detail = ""
-        if subs:
+        span = None if subs else norm.verbatim_span(s, s + m)
+        if span is not None:
+            form = "exact"
+        elif subs:
             form = "homophone" if any(k != "shape" for *_, k in subs) else "shape"
             detail = ", ".join(f"{t}→{n} {_SUB_LABEL[k]} {k.replace('_', ' ')}" for t, n, k in subs)
-        elif any(ch.converted for ch in window):
+        elif norm.converted(s, s + m):
             form = "traditional"
-        elif any(ch.gap == "separator" for ch in window[1:]) or sum(
-            ch.gap == "space" for ch in window[1:]
-        ) >= 2:
-            form = "separators"
         else:
-            form = "exact"
-        score = _BASE_SCORE[form] - 0.05 * max(0, len(subs) - 1)
-        start, end = norm.span(s, s + m)
-        return Reference(
-            right_id=c.right.id,
-            form=form,
-            field=field_name,
-            start=start,
-            end=end,
-            text=norm.original[start:end],
-            score=round(score, 3),
-            detail=detail,
-            evoking=self._evoking(norm.text, s, s + m),
-        )
+            gaps = norm.gaps(s, s + m)
+            spaced = "separator" in gaps or gaps.count("space") >= 2
+            form = "separators" if spaced else "exact"
+        score = _BASE_SCORE[form]
+        if len(subs) > 1:
+            score = round(score - 0.05 * (len(subs) - 1), 3)
+        start, end = span or norm.span(s, s + m)
+        return Reference(c.right.id, form, field_name, start, end, norm.original[start:end],
+                         score, detail, self._evoking(norm.text, s, s + m))
 
     def _latin_refs(
         self, index: int, field_name: str, norm: Normalized, exact: list[tuple[int, int, object]]
     ) -> list[Reference]:
-        c = self.rights[index]
+        right_id = self.rights[index].right.id
         refs: list[Reference] = []
-        seen_forms: set[str] = set()
         for s, n, kind in exact:
-            form_text = norm.text[s : s + n]
-            seen_forms.add(form_text)
             start, end = norm.span(s, s + n)
-            refs.append(
-                Reference(c.right.id, str(kind), field_name, start, end, norm.original[start:end],
-                          _BASE_SCORE[str(kind)], evoking=self._evoking(norm.text, s, s + n))
-            )
+            refs.append(Reference(right_id, str(kind), field_name, start, end,
+                                  norm.original[start:end], _BASE_SCORE[str(kind)], "",
+                                  self._evoking(norm.text, s, s + n)))
         return refs
 
     def _fuzzy_ref(
@@ -437,24 +576,27 @@ class Matcher:
         places: list[tuple[int, int, object]],
         products: list[tuple[int, int, object]],
         names: list[Reference],
+        spans: list[tuple[int, int]],
         other_places: list[int],
     ) -> list[Reference]:
+        """Place then product term of the class (rule 1.4), unless inside a name found."""
         products = sorted(products)
-        if not places or not products:
-            return []
-        name_spans = [(r.start, r.end) for r in names if r.field == field_name]
+        name_spans: list[tuple[int, int]] | None = None
         refs: list[Reference] = []
         for p, plen, _ in places:
             after = p + plen
-            clause = norm.chars[p].clause
             for q, qlen, _ in products:
                 if q < after:
                     continue
-                if q - after > MAX_GAP or norm.chars[q].clause != clause:
+                if any(a < q + qlen and p < b for a, b in spans):
+                    break  # the place and product are part of a name (normalized spans)
+                if q - after > MAX_GAP or not norm.same_clause(p, q):
                     break
                 if any(after <= o < q for o in other_places):
                     break
                 start, end = norm.span(p, q + qlen)
+                if name_spans is None:
+                    name_spans = [(r.start, r.end) for r in names if r.field == field_name]
                 if any(a < end and start < b for a, b in name_spans):
                     break
                 gap = norm.text[after:q]

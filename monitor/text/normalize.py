@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from functools import lru_cache
+from itertools import compress
 from typing import NamedTuple
 
 import opencc
@@ -35,35 +36,101 @@ class Char(NamedTuple):
 
 
 class Normalized:
-    """Normalized text: the joined string, and per-character provenance on demand.
+    """Normalized text: the joined string, and where its characters came from, on demand.
 
-    Matching needs only `text`, built by one `str.translate`; the provenance of
-    each character (`chars`) is worked out only when a reference is found and
-    has to say where it came from.
+    Matching needs only `text`, built by one `str.translate`; the original
+    offset of each character (`positions`) is worked out only when a
+    reference is found and has to say where it came from, and the rest of the
+    provenance (conversion, dropped separators, clause) only for the span
+    that is being explained.
     """
 
-    __slots__ = ("original", "text", "_chars")
+    __slots__ = ("original", "text", "_positions")
 
     def __init__(self, original: str, text: str):
         self.original = original
         self.text = text
-        self._chars: tuple[Char, ...] | None = None
+        self._positions: list[int] | None = None
 
     @property
-    def chars(self) -> tuple[Char, ...]:
-        if self._chars is None:
-            self._chars = _provenance(self.original)
-        return self._chars
+    def positions(self) -> list[int]:
+        """The original offset of every normalized character."""
+        if self._positions is None:
+            kept = list(map(_KEPT_LENGTH.__getitem__, self.original))
+            if max(kept, default=0) <= 1:  # each character kept as itself or dropped
+                self._positions = list(compress(range(len(kept)), kept))
+            else:  # one kept as several (NFKC "㎏" → "kg"): each gets the same offset
+                self._positions = [pos for pos, n in enumerate(kept) for _ in range(n)]
+        return self._positions
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """The original [start, end) offsets of normalized characters start..end-1."""
-        chars = self.chars
-        return chars[start].pos, chars[end - 1].pos + 1
+        positions = self.positions
+        return positions[start], positions[end - 1] + 1
+
+    def verbatim_span(self, start: int, end: int) -> tuple[int, int] | None:
+        """The original span of normalized characters start..end-1 if they were written as is.
+
+        The usual case, a name written plainly, is settled without working out
+        every position: when the characters occur once in the original, exactly
+        as normalized (and normalizing them changes nothing), and once in the
+        normalized text, the one occurrence is where they came from.
+        """
+        piece = self.text[start:end]
+        at = self.original.find(piece)
+        if at < 0 or self.original.find(piece, at + 1) >= 0 or self.text.count(piece) != 1:
+            return None
+        if piece.translate(_TABLE) != piece:
+            return None
+        return at, at + len(piece)
 
     def original_slice(self, start: int, end: int) -> str:
         """The original text that normalized characters start..end-1 came from."""
         a, b = self.span(start, end)
         return self.original[a:b]
+
+    def converted(self, start: int, end: int) -> bool:
+        """Did t2s change any of normalized characters start..end-1 (traditional script)?"""
+        a, b = self.span(start, end)
+        return not _CONVERTED.isdisjoint(self.original[a:b])
+
+    def gaps(self, start: int, end: int) -> list[str]:
+        """`gap` of each of normalized characters start+1..end-1 (inside a span)."""
+        a, b = self.span(start, end)
+        if b - a == end - start:  # nothing dropped, nothing expanded: no gaps
+            return [""] * (end - start - 1)
+        return [self.gap(k) for k in range(start + 1, end)]
+
+    def gap(self, index: int) -> str:
+        """What was dropped just before normalized character `index`: "", "space", "separator"."""
+        positions = self.positions
+        before = positions[index - 1] + 1 if index else 0
+        dropped = self.original[before : positions[index]]
+        if not dropped:
+            return ""
+        return "space" if dropped.isspace() else "separator"
+
+    def clause(self, index: int) -> int:
+        """Which clause normalized character `index` is in (clause breaks before it)."""
+        return _clause_breaks(self.original[: self.positions[index]])
+
+    def same_clause(self, a: int, b: int) -> bool:
+        """Are normalized characters a <= b in one clause (no clause break between)?"""
+        positions = self.positions
+        return not _clause_breaks(self.original[positions[a] : positions[b]])
+
+    @property
+    def chars(self) -> tuple[Char, ...]:
+        """Every kept character with its full provenance (for inspection and tests)."""
+        return tuple(
+            Char(ch, pos, self.converted(i, i + 1), self.gap(i), self.clause(i))
+            for i, (ch, pos) in enumerate(zip(self.text, self.positions, strict=True))
+        )
+
+
+def _clause_breaks(raw: str) -> int:
+    """How many characters of `raw` end a clause."""
+    return sum(1 for ch in raw if _classify(ch)[2] == _BREAK)
 
 
 @lru_cache(maxsize=1)
@@ -127,26 +194,6 @@ def _classify(raw: str) -> tuple[str, bool, int]:
     return "", False, (_SPACE if folded.isspace() else _SEPARATOR)
 
 
-def _provenance(text: str) -> tuple[Char, ...]:
-    """Each kept character with its original offset, conversion, gap and clause."""
-    chars: list[Char] = []
-    gap = ""
-    clause = 0
-    for pos, raw in enumerate(text):
-        kept, converted, effect = _classify(raw)
-        if effect == _KEEP:
-            for ch in kept:
-                chars.append(Char(ch, pos, converted, gap, clause))
-                gap = ""
-        elif effect == _SPACE:
-            gap = gap or "space"
-        else:
-            gap = "separator"
-            if effect == _BREAK:
-                clause += 1
-    return tuple(chars)
-
-
 class _FoldTable(dict[int, str | None]):
     """str.translate table built on first sight of each character, by the same rules."""
 
@@ -156,7 +203,27 @@ class _FoldTable(dict[int, str | None]):
         return value
 
 
+class _KeptLength(dict[str, int]):
+    """How many normalized characters one original character becomes, learnt on first sight."""
+
+    def __missing__(self, raw: str) -> int:
+        kept, converted, _ = _classify(raw)
+        if converted:
+            _CONVERTED.add(raw)
+        self[raw] = len(kept)
+        return len(kept)
+
+
 _TABLE = _FoldTable()
+_KEPT_LENGTH = _KeptLength()
+# Original characters t2s changed, as met (every character of a text whose
+# positions were asked for has been met).
+_CONVERTED: set[str] = set()
+
+
+def fold(text: str) -> str:
+    """The normalized string alone (what the matcher scans before anything else)."""
+    return text.translate(_TABLE)
 
 
 def normalize(text: str) -> Normalized:

@@ -53,7 +53,7 @@ from functools import lru_cache
 from importlib import resources
 
 import opencc
-from pypinyin import Style, lazy_pinyin, pinyin
+from pypinyin import lazy_pinyin
 
 _INITIAL_FOLDS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("l", "n"), ("h", "f"))
 _FINAL_FOLDS = (("ang", "an"), ("eng", "en"), ("ing", "in"))
@@ -73,13 +73,40 @@ def fold_syllable(syllable: str) -> str:
     return s
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=1)
+def _reading_table() -> dict[str, frozenset[str]]:
+    """Every Han character of pypinyin's dictionary → its tone-less readings.
+
+    Read straight from pypinyin's character table (tone marks folded by its own
+    `to_normal`, applied once per accented letter), so that the matcher can go
+    from a reading back to every character that has it.
+    """
+    from pypinyin.contrib.tone_convert import to_normal
+    from pypinyin.pinyin_dict import pinyin_dict
+
+    han = {chr(code): raw for code, raw in pinyin_dict.items() if 0x3400 <= code <= 0x9FFF}
+    accented = {c for raw in han.values() for c in raw if not c.isascii()}
+    plain = str.maketrans({c: to_normal(c) for c in accented})
+    return {
+        ch: frozenset(r for r in raw.translate(plain).split(",") if r.isascii() and r.isalpha())
+        for ch, raw in han.items()
+    }
+
+
 def readings(ch: str) -> frozenset[str]:
     """Every tone-less pinyin reading of a character (empty for non-Han)."""
-    if not ("\u3400" <= ch <= "\u9fff"):
-        return frozenset()
-    got = pinyin(ch, style=Style.NORMAL, heteronym=True, errors="ignore")
-    return frozenset(r for group in got for r in group if r.isascii() and r.isalpha())
+    return _reading_table().get(ch, frozenset())
+
+
+@lru_cache(maxsize=1)
+def _characters_by_reading() -> dict[str, frozenset[str]]:
+    """Tone-less reading, and folded reading, → the characters that have it."""
+    index: dict[str, set[str]] = {}
+    for ch, heard in _reading_table().items():
+        for r in heard:
+            index.setdefault(r, set()).add(ch)
+            index.setdefault("~" + fold_syllable(r), set()).add(ch)
+    return {key: frozenset(chars) for key, chars in index.items()}
 
 
 def name_readings(name: str) -> list[str]:
@@ -357,3 +384,25 @@ def substitution(name_ch: str, name_reading: str, text_ch: str) -> str | None:
     if text_ch in shape_groups().get(name_ch, ()):
         return "shape"
     return None
+
+
+@lru_cache(maxsize=4096)
+def stand_ins(name_ch: str, name_reading: str) -> dict[str, str]:
+    """Every character that can stand for `name_ch` of a name, with how (see `substitution`).
+
+    The matcher puts each one-character change of a protected name into its
+    automaton, so that a disguised name is found by one exact pass; this is
+    the list of those changes. Candidates come from the reading index and the
+    shape table, and each is confirmed by `substitution` itself.
+    """
+    by_reading = _characters_by_reading()
+    candidates = set(shape_groups().get(name_ch, ()))
+    if name_reading:
+        candidates |= by_reading.get(name_reading, frozenset())
+        candidates |= by_reading.get("~" + fold_syllable(name_reading), frozenset())
+    out: dict[str, str] = {}
+    for ch in sorted(candidates):
+        kind = substitution(name_ch, name_reading, ch)
+        if kind is not None and kind != "exact":
+            out[ch] = kind
+    return out
