@@ -17,7 +17,7 @@ from monitor.image.matching import ImageHit, ImageMatcher
 from monitor.image.references import authorized_photos, mark_references
 from monitor.places import jurisdiction
 from monitor.scoring import assess_all
-from monitor.text.matcher import Matcher, Reference, RightMatch, freeze_static_data
+from monitor.text.matcher import Matcher, Reference, RightMatch, static_data_frozen
 from monitor.warehouse import Warehouse
 from monitor.watchlist import Right, load_rights
 
@@ -38,9 +38,15 @@ def match_days(
 ) -> MatchSummary:
     """(Re)match the given days (all stored days when None) and update the leads."""
     wanted = sorted(set(days)) if days is not None else wh.days()
-    by_id = {r.id: r for r in rights}
     matcher = Matcher(rights)
-    freeze_static_data()
+    with static_data_frozen():
+        return _match_days(wh, rights, matcher, wanted)
+
+
+def _match_days(
+    wh: Warehouse, rights: list[Right], matcher: Matcher, wanted: list[date]
+) -> MatchSummary:
+    by_id = {r.id: r for r in rights}
     history = wh.seller_lead_days(skip_days=wanted)
     summary = MatchSummary(days=wanted)
     marks = mark_references(rights)

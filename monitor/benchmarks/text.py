@@ -33,7 +33,7 @@ from pathlib import Path
 
 from rapidfuzz import fuzz, utils
 
-from monitor.text.matcher import Matcher, freeze_static_data
+from monitor.text.matcher import Matcher, static_data_frozen
 from monitor.text.variants import name_readings
 from monitor.watchlist import Right, load_rights
 
@@ -187,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     build = time.perf_counter()
     matcher = Matcher(rights)
     build = time.perf_counter() - build
-    freeze_static_data()  # as the match stage does
-    rate, found = _timed(lambda: [set(matcher.referred(t)) for t in titles], len(titles))
+    with static_data_frozen():  # as the match stage does
+        rate, found = _timed(lambda: [set(matcher.referred(t)) for t in titles], len(titles))
     recall, false = _score(cases, found)
     print(f"matcher:                        {rate:>8,.0f} titles/s  (automaton built in "
           f"{build * 1000:.0f} ms)  recall {recall:.3f}  matches to another right {false}")
@@ -201,13 +201,14 @@ def main(argv: list[str] | None = None) -> int:
     assert once_found == base_found, "the two baselines disagree"
     base_recall, base_false = _score(sample, base_found)
     m_recall, m_false = _score(sample, found[: len(sample)])
-    print(f"baseline, processor per call:   {base_rate:>8,.0f} titles/s  ({len(sample)} titles)  "
-          f"recall {base_recall:.3f}  matches to another right {base_false}")
+    print(f"baseline, processor per call:   {base_rate:>8,.0f} titles/s  ({len(sample)} titles)"
+          f"  recall {base_recall:.3f}  matches to another right {base_false}")
     print(f"baseline, title processed once: {once_rate:>8,.0f} titles/s  (same answers)")
     print(f"speed-up: {rate / base_rate:.1f}x the plain partial_ratio loop, "
           f"{rate / once_rate:.1f}x the loop with each title processed once")
     print(f"on the same {len(sample)} titles the matcher's recall is {m_recall:.3f} "
-          f"(baseline {base_recall:.3f}), other-right matches {m_false} (baseline {base_false})")
+          f"(baseline {base_recall:.3f}), other-right matches {m_false} "
+          f"(baseline {base_false})")
     return 0
 
 

@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -249,18 +250,22 @@ def _unexplained_latin(text: str, hits: dict[int, dict[str, _Hits]]) -> bool:
     return _LATIN_RUN.search(text, at) is not None
 
 
-def freeze_static_data() -> None:
-    """Take what is loaded so far out of the cyclic garbage collector's sight.
+@contextmanager
+def static_data_frozen() -> Iterator[None]:
+    """Keep what is loaded so far out of the cyclic garbage collector's sight meanwhile.
 
     pypinyin's phrase dictionary alone is some 200,000 lists, and a built
     matcher adds its automata's tables; every full collection during a day's
-    matching would walk them all again, for nothing, since they live as long
-    as the process. Called once the matcher is built, as `gc.freeze`'s
-    documentation suggests for long-lived data (memory freed by reference
-    counting is still freed).
+    matching would walk them all again, for nothing. `gc.freeze` sets them
+    aside (memory freed by reference counting is still freed); they are given
+    back to the collector afterwards, so that the process ends cleanly.
     """
     gc.collect()
     gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 class Matcher:
