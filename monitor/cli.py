@@ -221,7 +221,8 @@ def _cmd_leads(args: argparse.Namespace) -> int:
 def _cmd_evidence(args: argparse.Namespace) -> int:
     from monitor.evidence import report_lines, verify_evidence
 
-    report = verify_evidence(config.db_path(args.db), config.parse_day(args.date), args.source)
+    report = verify_evidence(config.db_path(args.db), config.data_dir(args.data),
+                             config.parse_day(args.date), args.source)
     for line in report_lines(report):
         print(line)
     return 1 if report.problems else 0

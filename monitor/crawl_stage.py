@@ -62,6 +62,6 @@ def crawl_and_load(
             "run the same command again to resume"
         )
     with Warehouse(db) as wh:
-        result = ingest_feed(wh, summary.listings_path, source.name)
+        result = ingest_feed(wh, summary.listings_path, source.name, evidence_root=data)
         wh.record_crawl_stats(source.name, day, summary.stats)
     return CrawlStageResult(summary, result)

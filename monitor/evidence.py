@@ -23,7 +23,7 @@ import gzip
 import hashlib
 import zlib
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -90,11 +90,21 @@ class VerifyReport:
 
 
 def evidence_items(
-    wh: Warehouse, day: date | None = None, source: str | None = None
+    wh: Warehouse, data_root: Path, day: date | None = None, source: str | None = None
 ) -> list[EvidenceItem]:
-    """The evidence rows to check (all, or of one day and/or source)."""
+    """The evidence rows to check (all, or of one day and/or source).
+
+    A crawl's evidence is stored relative to the data folder it was crawled
+    into, and is looked for in `data_root`, wherever the folder is now.
+    """
     rows = wh.con.execute(sql("evidence_to_verify"), {"day": day, "source": source}).fetchall()
-    return [EvidenceItem(*row) for row in rows]
+    items = []
+    for row in rows:
+        item = EvidenceItem(*row)
+        if item.path and not Path(item.path).is_absolute():
+            item = replace(item, path=str(data_root / item.path))
+        items.append(item)
+    return items
 
 
 def warc_index(path: Path) -> tuple[dict[str, list[str]], str]:
@@ -186,11 +196,11 @@ def _check_record(item: EvidenceItem, index: dict[str, list[str]], error: str) -
 
 
 def verify_evidence(
-    db: Path, day: date | None = None, source: str | None = None
+    db: Path, data_root: Path, day: date | None = None, source: str | None = None
 ) -> VerifyReport:
     """Open the warehouse read-only and verify its evidence (of one day/source if given)."""
     with Warehouse(db, read_only=True) as wh:
-        items = evidence_items(wh, day, source)
+        items = evidence_items(wh, data_root, day, source)
     return verify_items(items)
 
 

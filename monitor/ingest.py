@@ -13,7 +13,7 @@ takes one writer at a time; so loading the raw zone of a day is its own step
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -49,11 +49,44 @@ def read_listings(
     return listings, problems
 
 
-def ingest_feed(wh: Warehouse, path: Path, default_source: str | None = None) -> IngestResult:
-    """Load a JSONL listing feed (DESIGN.md schema) into the warehouse."""
+def ingest_feed(
+    wh: Warehouse, path: Path, default_source: str | None = None,
+    evidence_root: Path | None = None,
+) -> IngestResult:
+    """Load a JSONL listing feed (DESIGN.md schema) into the warehouse.
+
+    A crawl's own day files are loaded with `evidence_root`, the data folder:
+    evidence paths inside it are then stored relative to it, so that the
+    folder can be moved or handed over whole and still verify
+    (`monitor --data DIR evidence verify`).
+    """
     listings, problems = read_listings(path, default_source)
+    if evidence_root is not None:
+        listings = [_evidence_within(listing, evidence_root) for listing in listings]
     loaded = wh.load_listings(listings)
     return IngestResult(path, loaded, problems)
+
+
+def _evidence_within(listing: Listing, root: Path) -> Listing:
+    """`listing` with its evidence paths relative to `root` where they lie inside it."""
+    evidence = listing.evidence
+    if evidence is None:
+        return listing
+    moved = {
+        name: relative_to_root(getattr(evidence, name), root)
+        for name in ("warc_path", "dom_path", "screenshot_path")
+    }
+    return replace(listing, evidence=replace(evidence, **moved))
+
+
+def relative_to_root(path: str, root: Path) -> str:
+    """`path` relative to `root` (POSIX form) when it lies inside it, else unchanged."""
+    if not path:
+        return path
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 @dataclass(frozen=True)
@@ -94,7 +127,7 @@ def load_raw_day(wh: Warehouse, data_root: Path, day: date) -> list[SourceLoad]:
     loads = []
     for source in crawled_sources(data_root, day):
         folder = day_dir(data_root, source, day)
-        result = ingest_feed(wh, folder / LISTINGS_FILE, source)
+        result = ingest_feed(wh, folder / LISTINGS_FILE, source, evidence_root=data_root)
         stats = read_stats(folder / STATS_FILE)
         if stats is not None:
             wh.record_crawl_stats(source, day, stats)

@@ -106,6 +106,21 @@ def test_demo_end_to_end_twice(workdir: Path) -> None:
     assert table_counts(db) == counts
     assert read_csv(csv_path) == rows
 
+    # The evidence verifies, and still does once the data folder is moved
+    # (handed over whole): the crawl's evidence is stored relative to it.
+    verified = run(workdir, "evidence", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    summary = verified.stdout.strip().splitlines()[-1]
+    assert summary.endswith(f"{counts['evidence']} ok, 0 changed, 0 missing"), summary
+    (workdir / "handed-over").mkdir()
+    (workdir / "data").rename(workdir / "handed-over" / "data")
+    moved = run(workdir, "--data", "handed-over/data", "evidence", "verify")
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert moved.stdout.strip().splitlines()[-1] == summary
+    gone = run(workdir, "evidence", "verify")  # the old place is empty now
+    assert gone.returncode == 1
+    assert gone.stdout.strip().splitlines()[-1].endswith(f"{counts['evidence']} missing")
+
 
 def test_ingest_reports_bad_lines_and_keeps_the_rest(workdir: Path) -> None:
     good = {"source": "feed-x", "listing_id": "f-1", "url": "https://feed.example/p/f-1",

@@ -247,6 +247,6 @@ def test_verify_evidence_on_an_empty_warehouse(tmp_path: Path) -> None:
 
     db = tmp_path / "w.duckdb"
     Warehouse(db).close()
-    report = verify_evidence(db)
+    report = verify_evidence(db, tmp_path / "data")
     assert report.findings == [] and report.problems == []
     assert report.summary() == "checked 0 evidence items in 0 files: 0 ok, 0 changed, 0 missing"

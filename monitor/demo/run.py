@@ -148,7 +148,8 @@ def run_demo(
                     last = (proc.stderr.strip().splitlines() or ["crawl failed"])[-1]
                     raise UserError(f"demo crawl of {name} failed: {last}")
                 crawl = json.loads(proc.stdout.strip().splitlines()[-1])
-                result = ingest_feed(wh, Path(crawl["listings_path"]), name)
+                result = ingest_feed(wh, Path(crawl["listings_path"]), name,
+                                     evidence_root=data)
                 wh.record_crawl_stats(name, day, crawl["stats"])
                 loaded = result.loaded
                 lines.append(format_stats(crawl["stats"]))
