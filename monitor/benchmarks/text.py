@@ -154,12 +154,24 @@ def _score(cases: list[Case], found: list[set[str]]) -> tuple[float, int]:
     return recall, false
 
 
-def _timed(run: Callable[[], list[set[str]]], count: int) -> tuple[float, list[set[str]]]:
-    """Titles per second of one run, and what it found."""
-    gc.collect()
-    start = time.perf_counter()
-    found = run()
-    return count / (time.perf_counter() - start), found
+class _Clock:
+    """Seconds spent by one contender, and what it found, summed over the rounds."""
+
+    def __init__(self, run: Callable[[list[str]], list[set[str]]]):
+        self.run = run
+        self.seconds = 0.0
+        self.found: list[set[str]] = []
+
+    def time(self, titles: list[str]) -> None:
+        gc.collect()
+        start = time.perf_counter()
+        found = self.run(titles)
+        self.seconds += time.perf_counter() - start
+        self.found += found
+
+    @property
+    def rate(self) -> float:
+        return len(self.found) / self.seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--share", type=float, default=0.3, help="share of referring titles")
     parser.add_argument("--baseline-sample", type=int, default=10_000,
                         help="titles timed through the plain loop (it is slow)")
+    parser.add_argument("--rounds", type=int, default=10,
+                        help="interleaved timing rounds (each contender a slice per round)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--watchlists", default="watchlists")
     args = parser.parse_args(argv)
@@ -187,25 +201,32 @@ def main(argv: list[str] | None = None) -> int:
     build = time.perf_counter()
     matcher = Matcher(rights)
     build = time.perf_counter() - build
-    with static_data_frozen():  # as the match stage does
-        rate, found = _timed(lambda: [set(matcher.referred(t)) for t in titles], len(titles))
-    recall, false = _score(cases, found)
-    print(f"matcher:                        {rate:>8,.0f} titles/s  (automaton built in "
-          f"{build * 1000:.0f} ms)  recall {recall:.3f}  matches to another right {false}")
-
     sample = cases[: args.baseline_sample]
-    sample_titles = [c.title for c in sample]
-    base_rate, base_found = _timed(lambda: baseline(sample_titles, forms), len(sample))
-    once_rate, once_found = _timed(lambda: baseline_processed_once(sample_titles, forms),
-                                   len(sample))
-    assert once_found == base_found, "the two baselines disagree"
-    base_recall, base_false = _score(sample, base_found)
-    m_recall, m_false = _score(sample, found[: len(sample)])
-    print(f"baseline, processor per call:   {base_rate:>8,.0f} titles/s  ({len(sample)} titles)"
+    contenders = {
+        "matcher": _Clock(lambda ts: [set(matcher.referred(t)) for t in ts]),
+        "baseline": _Clock(lambda ts: baseline(ts, forms)),
+        "once": _Clock(lambda ts: baseline_processed_once(ts, forms)),
+    }
+    # In rounds, each contender a slice in turn, so that a slow spell of the
+    # machine falls on all of them alike and the ratios stay put.
+    with static_data_frozen():  # as the match stage does
+        for i in range(args.rounds):
+            for name, items in (("matcher", cases), ("baseline", sample), ("once", sample)):
+                part = items[i * len(items) // args.rounds : (i + 1) * len(items) // args.rounds]
+                contenders[name].time([c.title for c in part])
+    matched, base, once = (contenders[n] for n in ("matcher", "baseline", "once"))
+    assert once.found == base.found, "the two baselines disagree"
+    recall, false = _score(cases, matched.found)
+    print(f"matcher:                        {matched.rate:>8,.0f} titles/s  (automaton built in "
+          f"{build * 1000:.0f} ms)  recall {recall:.3f}  matches to another right {false}")
+    base_recall, base_false = _score(sample, base.found)
+    m_recall, m_false = _score(sample, matched.found[: len(sample)])
+    print(f"baseline, processor per call:   {base.rate:>8,.0f} titles/s  ({len(sample)} titles)"
           f"  recall {base_recall:.3f}  matches to another right {base_false}")
-    print(f"baseline, title processed once: {once_rate:>8,.0f} titles/s  (same answers)")
-    print(f"speed-up: {rate / base_rate:.1f}x the plain partial_ratio loop, "
-          f"{rate / once_rate:.1f}x the loop with each title processed once")
+    print(f"baseline, title processed once: {once.rate:>8,.0f} titles/s  (same answers)")
+    print(f"speed-up: {matched.rate / base.rate:.1f}x the plain partial_ratio loop, "
+          f"{matched.rate / once.rate:.1f}x the loop with each title processed once "
+          f"(timed in {args.rounds} interleaved rounds)")
     print(f"on the same {len(sample)} titles the matcher's recall is {m_recall:.3f} "
           f"(baseline {base_recall:.3f}), other-right matches {m_false} "
           f"(baseline {base_false})")

@@ -37,7 +37,7 @@ from typing import NamedTuple
 from ahocorasick_rs import AhoCorasick
 from rapidfuzz import fuzz, process
 
-from monitor.text.normalize import Normalized, fold, normalize, normalize_plain
+from monitor.text.normalize import Normalized, fold, normalize_plain
 from monitor.text.variants import name_readings, stand_ins, substitution
 from monitor.watchlist import Right
 
@@ -158,7 +158,7 @@ def _passive(raw: _ContextHits, index: int) -> dict[str, _Hits]:
     return out
 
 
-class _FieldScan:
+class _FieldScan(Normalized):
     """One field's normalized text, and its context hits, worked out once and only if asked.
 
     Product, excluded and cultivar terms matter only for some rights (those
@@ -166,10 +166,10 @@ class _FieldScan:
     automaton pass is made only when one of those is woken up.
     """
 
-    __slots__ = ("norm", "_matcher", "_context", "_passives")
+    __slots__ = ("_matcher", "_context", "_passives")
 
-    def __init__(self, matcher: Matcher, norm: Normalized):
-        self.norm = norm
+    def __init__(self, matcher: Matcher, original: str, text: str):
+        super().__init__(original, text)
         self._matcher = matcher
         self._context: _ContextHits | None = None
         self._passives: dict[int, dict[str, _Hits]] = {}
@@ -177,7 +177,7 @@ class _FieldScan:
     @property
     def context(self) -> _ContextHits:
         if self._context is None:
-            self._context = self._matcher._context_hits(self.norm.text)
+            self._context = self._matcher._context_hits(self.text)
         return self._context
 
     def passive(self, index: int) -> dict[str, _Hits]:
@@ -364,10 +364,10 @@ class Matcher:
                 if index is None:  # no excluded terms
                     continue
                 if scan is None:  # found in the description only
-                    scan = _FieldScan(self, normalize(title))
+                    scan = _FieldScan(self, title, fold(title))
                 excluded = scan.passive(index).get("excluded")
                 if excluded:
-                    right_match.vetoed_by = self._veto(scan.norm, excluded)
+                    right_match.vetoed_by = self._veto(scan, excluded)
         return found
 
     def referred(self, title: str, description: str = "") -> dict[str, RightMatch]:
@@ -375,7 +375,7 @@ class Matcher:
         found = self.match(title, description)
         if not found:
             return found
-        return {k: v for k, v in found.items() if v.refers}
+        return {k: v for k, v in found.items() if v.references and not v.vetoed_by}
 
     # -- scanning -----------------------------------------------------------
 
@@ -398,8 +398,7 @@ class Matcher:
         latin = _LATIN_RUN.search(folded) is not None
         if not triggers and not latin:
             return None
-        scan = _FieldScan(self, Normalized(text, folded))
-        norm = scan.norm
+        norm = scan = _FieldScan(self, text, folded)
         hits: dict[int, dict[str, _Hits]] = {}
         values = self._trigger_values
         for key, start, end in triggers:
@@ -408,7 +407,8 @@ class Matcher:
         fuzzy = {}
         if latin and _unexplained_latin(folded, hits):
             fuzzy = self._fuzzy_latin(folded, hits)
-        for index in sorted(hits.keys() | fuzzy.keys()) if fuzzy else sorted(hits):
+        woken = hits.keys() | fuzzy.keys() if fuzzy else hits.keys()
+        for index in sorted(woken) if len(woken) > 1 else woken:
             c = self.rights[index]
             kinds = hits.get(index, {})
             refs: list[Reference] = []
