@@ -73,13 +73,13 @@ def _evidence_within(listing: Listing, root: Path) -> Listing:
     if evidence is None:
         return listing
     moved = {
-        name: relative_to_root(getattr(evidence, name), root)
+        name: _relative_to_root(getattr(evidence, name), root)
         for name in ("warc_path", "dom_path", "screenshot_path")
     }
     return replace(listing, evidence=replace(evidence, **moved))
 
 
-def relative_to_root(path: str, root: Path) -> str:
+def _relative_to_root(path: str, root: Path) -> str:
     """`path` relative to `root` (POSIX form) when it lies inside it, else unchanged."""
     if not path:
         return path
