@@ -1,9 +1,11 @@
 """Text normalization that remembers where every character came from.
 
-Officers need to see *which span* of a title matched, so normalization is done
-character by character and each kept character records its offset in the
+Normalization maps each character on its own (one `str.translate` over a
+table learnt character by character), so every kept character can be traced
+back: officers need to see *which span* of a title matched. Its offset in the
 original text, whether traditional→simplified conversion changed it, and
-whether separators were dropped just before it. The conversions themselves
+whether separators were dropped just before it are worked out on demand, for
+the span being explained. The conversions themselves
 come from well-kept sources: Unicode NFKC (full-width → half-width and the
 like), Unicode categories (what is punctuation, a symbol, an emoji or a
 zero-width character) and OpenCC's t2s table (traditional → simplified).
